@@ -1,0 +1,159 @@
+// The c2s listeners: STARTTLS on 5222 and direct TLS on 5223 (XEP-0368). Both make
+// the same C2sSession; they differ only in when TLS starts. Connection limits and
+// the timeout sweep live here, one timer for all sessions.
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Router } from '../router/router.js';
+import type { TlsContexts } from '../tls/contexts.js';
+import { FailureThrottle } from '../auth/throttle.js';
+import { XmppStream } from '../stream/xmpp-stream.js';
+import { NS_CLIENT } from '../stream/namespaces.js';
+import { x } from '../xml/element.js';
+import { C2sSession } from './session.js';
+import type { C2sContext } from './context.js';
+
+const NS_PING = 'urn:xmpp:ping';
+/** How often idle and unauthenticated connections are checked. */
+const SWEEP_MS = 5000;
+/** After an idle ping, how long the client has to show signs of life. */
+const PING_GRACE_MS = 60_000;
+
+export interface C2sAddresses { starttls: AddressInfo | null; directTls: AddressInfo | null }
+
+export class C2sListeners {
+  readonly sessions = new Set<C2sSession>();
+  private readonly perIp = new Map<string, number>();
+  private open = 0;
+  private readonly servers: net.Server[] = [];
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly ctx: C2sContext;
+
+  constructor(private readonly config: Config, private readonly log: Logger, storage: Storage,
+    private readonly tlsContexts: TlsContexts, private readonly router: Router) {
+    const a = config.auth;
+    this.ctx = {
+      config, log, storage, tls: tlsContexts,
+      ipThrottle: new FailureThrottle(a.max_failures_per_ip, a.throttle_window * 1000),
+      accountThrottle: new FailureThrottle(a.max_failures_per_account, a.throttle_window * 1000),
+      connectionClosed: (s) => this.sessions.delete(s),
+    };
+  }
+
+  async listen(): Promise<C2sAddresses> {
+    const { starttls, direct_tls } = this.config.c2s;
+    const out: C2sAddresses = { starttls: null, directTls: null };
+    if (starttls.port !== null) {
+      const server = net.createServer((socket) => this.accept(socket, false));
+      out.starttls = await this.bind(server, starttls.address, starttls.port, 'starttls');
+    }
+    if (direct_tls.port !== null) {
+      const server = tls.createServer({
+        ...this.tlsContexts.serverOptions(),
+        // A client that never finishes its handshake must not hold the slot for long.
+        handshakeTimeout: this.config.limits.auth_timeout * 1000,
+      }, (socket) => this.accept(socket, true));
+      server.on('tlsClientError', (err, socket) => {
+        this.log.info({ ip: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+        // With a listener installed, Node leaves the socket open (even on handshake timeout).
+        socket.destroy();
+      });
+      out.directTls = await this.bind(server, direct_tls.address, direct_tls.port, 'direct-tls');
+    }
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+    return out;
+  }
+
+  private bind(server: net.Server, address: string, port: number, kind: string): Promise<AddressInfo> {
+    this.servers.push(server);
+    // Count raw connections (before any TLS handshake) against the limits.
+    server.on('connection', (socket: net.Socket) => this.admit(socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address, port, backlog: 1024 }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err, kind }, 'listener error'));
+        const addr = server.address() as AddressInfo;
+        this.log.info({ kind, address: addr.address, port: addr.port }, 'c2s listening');
+        resolve(addr);
+      });
+    });
+  }
+
+  /** Applies the connection limits to a new TCP connection, dropping it when over. */
+  private admit(socket: net.Socket): void {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const { max_connections_per_ip, max_connections } = this.config.limits;
+    const n = (this.perIp.get(ip) ?? 0) + 1;
+    if ((max_connections_per_ip > 0 && n > max_connections_per_ip) || this.open + 1 > max_connections) {
+      this.log.warn({ ip }, 'connection refused: connection limit reached');
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, n);
+    this.open++;
+    socket.once('close', () => {
+      this.open--;
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, left);
+    });
+  }
+
+  private accept(socket: net.Socket, directTls: boolean): void {
+    if (socket.destroyed) return;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const stream = new XmppStream(socket, {
+      ns: NS_CLIENT,
+      limits: {
+        maxStanzaSize: this.config.limits.max_stanza_size,
+        maxDepth: this.config.limits.max_depth,
+        maxAttributes: this.config.limits.max_attributes,
+      },
+      maxSendBuffer: this.config.limits.max_send_buffer,
+      onInternalError: (err) => this.log.error({ err }, 'internal error in stream'),
+    });
+    const session = new C2sSession(stream, this.ctx, this.router);
+    this.sessions.add(session);
+    this.log.info({ conn: session.id, ip: session.ip, tls: directTls ? 'direct' : 'none' }, 'connection opened');
+  }
+
+  /** Closes connections that never authenticated, and pings then closes silent ones. */
+  private sweep(): void {
+    const now = Date.now();
+    const authMs = this.config.limits.auth_timeout * 1000;
+    const idleMs = this.config.limits.idle_timeout * 1000;
+    for (const s of this.sessions) {
+      if (!s.bound) {
+        if (now - s.openedAt > authMs) s.close('connection-timeout', 'authentication took too long');
+        continue;
+      }
+      const silent = now - s.stream.lastRead;
+      if (silent < idleMs) { s.pingedAt = 0; continue; }
+      if (s.pingedAt === 0) {
+        s.pingedAt = now;
+        s.send(x('iq', { type: 'get', id: `idle-${now}`, from: s.host, to: s.jid.toString() }, x('ping', { xmlns: NS_PING })));
+      } else if (now - s.pingedAt > PING_GRACE_MS) {
+        s.close('connection-timeout', 'no answer to ping');
+      }
+    }
+  }
+
+  /** After a certificate reload: the direct-TLS listener's default context follows. */
+  refreshTls(): void {
+    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext(this.tlsContexts.serverOptions());
+  }
+
+  /** SIGTERM: every stream ends with system-shutdown (RFC 6120 §4.9.3.19). */
+  async shutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    const closing = [...this.servers].map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.sessions) s.close('system-shutdown', 'the server is shutting down');
+    // Give the peers a moment to read the error before the process exits.
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))]);
+  }
+}

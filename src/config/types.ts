@@ -1,0 +1,63 @@
+// The validated configuration shape. The loader (loader.ts) produces this from
+// built-in defaults, the YAML file and --set overrides, in that order.
+
+export type RegistrationPolicy = 'open' | 'closed';
+
+export interface HostConfig {
+  /** The domain served, normalised (lower case). */
+  domain: string;
+  /** PEM certificate (with chain) and key; null = certs/<domain>.crt/.key, generated on first start. */
+  certificate: string | null;
+  key: string | null;
+}
+
+export interface ListenerConfig {
+  /** Addresses to bind; an empty port (0) picks an ephemeral port (tests). null disables the listener. */
+  address: string;
+  port: number | null;
+}
+
+export interface Config {
+  hosts: HostConfig[];
+  /** Directory of the per-user spool (spool/<domain>/<user>.xml). */
+  spool: string;
+  /** Directory for generated certificates. */
+  certs: string;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'; format: 'pretty' | 'json'; file: string | null };
+  c2s: {
+    /** STARTTLS listener (5222). */
+    starttls: ListenerConfig;
+    /** Direct TLS listener (5223, XEP-0368). */
+    direct_tls: ListenerConfig;
+    /** Refuse to authenticate before TLS is up. */
+    require_encryption: boolean;
+    /** Allow SASL PLAIN / jabber:iq:auth on a stream that is not encrypted. */
+    allow_unencrypted_plain: boolean;
+    /** On a resource conflict: replace the old session, or refuse the new bind. */
+    resource_conflict: 'replace' | 'refuse';
+  };
+  auth: {
+    /** PBKDF2 iteration count for newly stored SCRAM credentials. */
+    scram_iterations: number;
+    /** Failed attempts allowed per IP / per account within auth.throttle_window seconds. */
+    max_failures_per_ip: number;
+    max_failures_per_account: number;
+    throttle_window: number;
+  };
+  limits: {
+    /** Largest stanza in bytes (RFC 6120 §13.12: at least 10000). */
+    max_stanza_size: number;
+    max_depth: number;
+    max_attributes: number;
+    /** Concurrent connections from one IP address; 0 = no limit. */
+    max_connections_per_ip: number;
+    /** Concurrent connections in all. */
+    max_connections: number;
+    /** Seconds a connection may take to authenticate. */
+    auth_timeout: number;
+    /** Seconds of silence before the server pings / closes a session. */
+    idle_timeout: number;
+    /** Bytes buffered for a slow reader before the session is closed. */
+    max_send_buffer: number;
+  };
+}

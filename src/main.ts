@@ -1,0 +1,58 @@
+// The composition root: config -> log -> storage -> TLS -> router -> modules -> listeners.
+// Only this file and the module loader know the list of modules.
+import type { Logger } from 'pino';
+import type { Config } from './config/types.js';
+import { openStorage } from './storage/index.js';
+import type { Storage } from './storage/types.js';
+import { TlsContexts } from './tls/contexts.js';
+import { Router } from './router/router.js';
+import { ModuleHost } from './router/modules.js';
+import { DiscoRegistry, type ModuleDefinition } from './router/module-api.js';
+import { C2sListeners, type C2sAddresses } from './c2s/listener.js';
+import disco from './modules/xep0030-disco.js';
+import ping from './modules/xep0199-ping.js';
+import version from './modules/xep0092-version.js';
+
+/** Every feature module, in load order. */
+export const MODULES: readonly ModuleDefinition[] = [disco, ping, version];
+
+export interface RunningServer {
+  c2s: C2sAddresses;
+  router: Router;
+  storage: Storage;
+  tls: TlsContexts;
+  /** SIGHUP: re-read certificates; the old ones stay on error. */
+  reloadCertificates(): void;
+  /** SIGTERM: close every stream with system-shutdown, flush the spool. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const storage = openStorage('spool', config.spool, { log });
+  const tls = new TlsContexts(config, { log });
+  for (const h of tls.load()) log.info({ host: h.domain, certificate: h.certPath, fingerprint: h.fingerprint, validTo: h.validTo }, 'certificate loaded');
+
+  const router = new Router(new Set(config.hosts.map((h) => h.domain)), storage.accounts, log);
+  const modules = new ModuleHost({ config, log, router, storage, disco: new DiscoRegistry() });
+  for (const m of MODULES) await modules.load(m);
+
+  const c2s = new C2sListeners(config, log, storage, tls, router);
+  const addresses = await c2s.listen();
+  log.info({ hosts: config.hosts.map((h) => h.domain), modules: modules.names() }, 'Rohrpost started');
+
+  return {
+    c2s: addresses,
+    router,
+    storage,
+    tls,
+    reloadCertificates() {
+      tls.reload();
+      c2s.refreshTls();
+    },
+    async stop() {
+      await c2s.shutdown();
+      await storage.close();
+      log.info('Rohrpost stopped');
+    },
+  };
+}

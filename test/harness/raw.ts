@@ -1,0 +1,53 @@
+// A raw TCP peer for hostile-input tests: sends bytes, collects everything the
+// server answers until it closes the connection.
+import net from 'node:net';
+import tls from 'node:tls';
+
+export const HEADER = (to = 'localhost') =>
+  `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${to}' version='1.0'>`;
+
+export interface RawResult { data: string; closed: boolean }
+
+/** Sends each chunk in turn, then waits until the server closes (or timeoutMs passes). */
+export function rawExchange(port: number, chunks: Array<string | Buffer>, timeoutMs = 10000): Promise<RawResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    let settled = false;
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ data, closed });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('data', (d) => { data += d.toString('utf8'); });
+    socket.on('close', () => finish(true));
+    socket.on('error', () => finish(true));
+    socket.on('connect', async () => {
+      for (const c of chunks) {
+        if (socket.destroyed) break;
+        const ok = socket.write(c);
+        if (!ok) await new Promise((r) => socket.once('drain', r).once('close', r));
+      }
+    });
+  });
+}
+
+/** Opens a TCP connection that starts a TLS handshake and never finishes it. */
+export function stalledTls(port: number): net.Socket {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  // A ClientHello record header with a length that never arrives.
+  socket.on('connect', () => socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])));
+  socket.on('error', () => {});
+  return socket;
+}
+
+/** The stream error condition in a server's answer, if any. */
+export function streamErrorCondition(data: string): string | null {
+  const m = /<stream:error><([a-z-]+) xmlns=['"]urn:ietf:params:xml:ns:xmpp-streams['"]/.exec(data);
+  return m ? m[1]! : null;
+}
+
+export { tls };
