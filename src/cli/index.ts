@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { registerStart } from './start.js';
 import { registerAccountCommands } from './accounts.js';
 import { registerCheck, registerCert } from './admin.js';
+import { registerDocs } from './docs.js';
 
 const program = new Command('rohrpost')
   .description('Rohrpost — a lean Jabber/XMPP server')
@@ -18,5 +19,6 @@ registerStart(program);
 registerAccountCommands(program);
 registerCheck(program);
 registerCert(program);
+registerDocs(program);
 
 await program.parseAsync(process.argv);

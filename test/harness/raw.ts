@@ -51,3 +51,36 @@ export function streamErrorCondition(data: string): string | null {
 }
 
 export { tls };
+
+/** A logged-in raw plaintext session (needs require_encryption off and PLAIN allowed). */
+export interface RawSession { socket: net.Socket; data(): string; waitFor(re: RegExp, timeoutMs?: number): Promise<string>; closed: Promise<void> }
+
+export async function rawLogin(port: number, user: string, password: string, resource: string, domain = 'localhost'): Promise<RawSession> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  let buf = '';
+  const listeners: Array<() => void> = [];
+  socket.on('data', (d) => { buf += d.toString('utf8'); for (const l of [...listeners]) l(); });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((r) => socket.on('close', () => { for (const l of [...listeners]) l(); r(); }));
+  const waitFor = (re: RegExp, timeoutMs = 10000) => new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const m = re.exec(buf);
+      if (m) { listeners.splice(listeners.indexOf(check), 1); clearTimeout(t); resolve(m[0]); }
+      else if (socket.destroyed) { listeners.splice(listeners.indexOf(check), 1); clearTimeout(t); reject(new Error(`closed before ${re}: ${buf}`)); }
+    };
+    const t = setTimeout(() => { listeners.splice(listeners.indexOf(check), 1); reject(new Error(`timed out waiting for ${re}: ${buf}`)); }, timeoutMs);
+    listeners.push(check);
+    check();
+  });
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(HEADER(domain));
+  await waitFor(/<\/stream:features>/);
+  socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
+  await waitFor(/<success[^>]*(\/>|<\/success>)/);
+  buf = '';
+  socket.write(HEADER(domain));
+  await waitFor(/<\/stream:features>/);
+  socket.write(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
+  await waitFor(/<\/jid>/);
+  return { socket, data: () => buf, waitFor, closed };
+}
