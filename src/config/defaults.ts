@@ -1,0 +1,42 @@
+// Built-in defaults: what Rohrpost runs with when no configuration file exists.
+// Every limit has a safe value here; the schema (schema.ts) says what each key means.
+import type { Config } from './types.js';
+
+/**
+ * Bind address of the default listeners. '::' accepts IPv4 and IPv6 on dual-stack
+ * hosts (Linux default net.ipv6.bindv6only=0); set '0.0.0.0' where IPv6 is disabled.
+ */
+const ANY_ADDRESS = '::';
+
+/** A fresh copy of the defaults each call, so callers may change what they get. */
+export function defaultConfig(): Config {
+  return {
+    hosts: [{ domain: 'localhost', certificate: null, key: null }],
+    spool: './spool',
+    certs: './certs',
+    log: { level: 'info', format: 'pretty', file: null },
+    c2s: {
+      starttls: { address: ANY_ADDRESS, port: 5222 },
+      direct_tls: { address: ANY_ADDRESS, port: 5223 },
+      require_encryption: true,
+      allow_unencrypted_plain: false,
+      resource_conflict: 'replace',
+    },
+    auth: {
+      scram_iterations: 10000,
+      max_failures_per_ip: 10,
+      max_failures_per_account: 5,
+      throttle_window: 60,
+    },
+    limits: {
+      max_stanza_size: 262144,
+      max_depth: 64,
+      max_attributes: 64,
+      max_connections_per_ip: 500,
+      max_connections: 100000,
+      auth_timeout: 30,
+      idle_timeout: 300,
+      max_send_buffer: 1048576,
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// The configuration schema: one declarative entry per key (type, allowed values,
+// a one-line description reused for the docs) and a small validator over it.
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { HostConfig } from './types.js';
+
+interface Leaf { description: string; nullable?: boolean }
+export type SchemaNode =
+  | { kind: 'section'; description: string; fields: Record<string, SchemaNode> }
+  | (Leaf & { kind: 'integer'; min: number; max: number })
+  | (Leaf & { kind: 'boolean' })
+  | (Leaf & { kind: 'enum'; values: readonly string[] })
+  | (Leaf & { kind: 'path' })
+  | (Leaf & { kind: 'address' })
+  | (Leaf & { kind: 'hosts' });
+
+/** Where a value came from: the file named in errors, and the base for relative paths. */
+export interface ValueSource { file?: string; baseDir: string }
+
+const int = (min: number, max: number, description: string, nullable = false): SchemaNode =>
+  ({ kind: 'integer', min, max, description, nullable });
+
+const listener = (what: string): SchemaNode => ({
+  kind: 'section', description: what, fields: {
+    address: { kind: 'address', description: 'IP address to bind; :: is all IPv6 and (dual-stack) IPv4 addresses, 0.0.0.0 all IPv4.' },
+    port: int(0, 65535, 'TCP port; 0 picks a free port, null disables the listener.', true),
+  },
+});
+
+const MIB = 1024 * 1024;
+
+export const CONFIG_SCHEMA: SchemaNode = {
+  kind: 'section', description: 'Rohrpost configuration', fields: {
+    hosts: { kind: 'hosts', description: 'Domains served: a list of names, or of {domain, certificate, key}; without a certificate, certs/<domain>.crt/.key is generated on first start.' },
+    spool: { kind: 'path', description: 'Directory of the user spool (spool/<domain>/<user>.xml).' },
+    certs: { kind: 'path', description: 'Directory of generated certificates (<domain>.crt, <domain>.key).' },
+    log: {
+      kind: 'section', description: 'Logging', fields: {
+        level: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Least severe level written.' },
+        format: { kind: 'enum', values: ['pretty', 'json'], description: 'pretty: readable lines; json: one JSON object a line.' },
+        file: { kind: 'path', nullable: true, description: 'Log file (reopened on SIGHUP for rotation); null writes to standard output.' },
+      },
+    },
+    c2s: {
+      kind: 'section', description: 'Client connections', fields: {
+        starttls: listener('STARTTLS listener (RFC 6120).'),
+        direct_tls: listener('Direct TLS listener (XEP-0368).'),
+        require_encryption: { kind: 'boolean', description: 'Refuse to authenticate a client before TLS is up.' },
+        allow_unencrypted_plain: { kind: 'boolean', description: 'Allow SASL PLAIN on a stream that is not encrypted (matters only when require_encryption is false).' },
+        resource_conflict: { kind: 'enum', values: ['replace', 'refuse'], description: 'When a resource is already bound: replace the old session, or refuse the new bind.' },
+      },
+    },
+    auth: {
+      kind: 'section', description: 'Authentication', fields: {
+        scram_iterations: int(4096, 10_000_000, 'PBKDF2 iterations for newly stored SCRAM credentials (RFC 7677: at least 4096).'),
+        max_failures_per_ip: int(1, 1_000_000, 'Failed logins allowed from one IP address within auth.throttle_window.'),
+        max_failures_per_account: int(1, 1_000_000, 'Failed logins allowed for one account within auth.throttle_window.'),
+        throttle_window: int(1, 86400, 'Seconds over which failed logins are counted.'),
+      },
+    },
+    limits: {
+      kind: 'section', description: 'Resource limits', fields: {
+        max_stanza_size: int(10000, 64 * MIB, 'Largest stanza in bytes (RFC 6120 §13.12: at least 10000).'),
+        max_depth: int(2, 1024, 'Deepest element nesting in a stanza.'),
+        max_attributes: int(8, 4096, 'Most attributes on one element.'),
+        max_connections_per_ip: int(0, 10_000_000, 'Concurrent connections from one IP address; 0 means no limit.'),
+        max_connections: int(1, 10_000_000, 'Concurrent connections in all.'),
+        auth_timeout: int(1, 3600, 'Seconds a new connection may take to authenticate.'),
+        idle_timeout: int(1, 86400, 'Seconds of silence before a session is pinged, then closed.'),
+        max_send_buffer: int(1024, 1024 * MIB, 'Bytes buffered for a slow reader before its session is closed.'),
+      },
+    },
+  },
+};
+
+/** What a value for this node must look like, as said in error messages and docs. */
+export function expectedOf(node: SchemaNode): string {
+  const orNull = 'nullable' in node && node.nullable ? ' or null' : '';
+  switch (node.kind) {
+    case 'section': return `a mapping with keys ${Object.keys(node.fields).join(', ')}`;
+    case 'integer': return `an integer from ${node.min} to ${node.max}${orNull}`;
+    case 'boolean': return 'true or false';
+    case 'enum': return `one of ${node.values.join(', ')}${orNull}`;
+    case 'path': return `a path (absolute, or relative to the configuration file)${orNull}`;
+    case 'address': return 'an IP address such as :: or 0.0.0.0 or 127.0.0.1';
+    case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key}';
+  }
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Check `value` against `node` and return it normalised (domains lower-cased,
+ * paths resolved against src.baseDir). Sections may be partial: the loader
+ * merges the result over the defaults. Throws ConfigError naming the dotted key.
+ */
+export function validate(node: SchemaNode, value: unknown, key: string, src: ValueSource): unknown {
+  const fail = (expected = expectedOf(node), k = key, v = value): never => {
+    throw new ConfigError(k || '(top level)', v, expected, src.file);
+  };
+  if (value === null && node.kind !== 'section' && node.nullable) return null;
+  switch (node.kind) {
+    case 'section': {
+      if (!isMapping(value)) return fail();
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        const child = node.fields[k];
+        const dotted = key ? `${key}.${k}` : k;
+        if (!child) return fail(unknownKeyHint(k, Object.keys(node.fields), key), dotted, v);
+        out[k] = validate(child, v, dotted, src);
+      }
+      return out;
+    }
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) && value >= node.min && value <= node.max ? value : fail();
+    case 'boolean':
+      return typeof value === 'boolean' ? value : fail();
+    case 'enum':
+      return typeof value === 'string' && node.values.includes(value) ? value : fail();
+    case 'path':
+      return typeof value === 'string' && value.trim() !== '' ? resolve(src.baseDir, value) : fail();
+    case 'address':
+      return typeof value === 'string' && isIP(value) !== 0 ? value : fail();
+    case 'hosts':
+      return validateHosts(value, key, src);
+  }
+}
+
+function validateHosts(value: unknown, key: string, src: ValueSource): HostConfig[] {
+  const fail = (k: string, v: unknown, expected: string): never => { throw new ConfigError(k, v, expected, src.file); };
+  if (!Array.isArray(value) || value.length === 0) return fail(key, value, expectedOf({ kind: 'hosts', description: '' }));
+  const seen = new Set<string>();
+  return value.map((item: unknown, i) => {
+    const at = `${key}[${i}]`;
+    const entry = typeof item === 'string' ? { domain: item } : item;
+    if (!isMapping(entry)) return fail(at, item, 'a domain name, or a mapping {domain, certificate, key}');
+    for (const k of Object.keys(entry)) {
+      if (!['domain', 'certificate', 'key'].includes(k)) fail(`${at}.${k}`, entry[k], unknownKeyHint(k, ['domain', 'certificate', 'key'], at));
+    }
+    if (entry.domain === undefined) return fail(at, item, 'a mapping with a domain key');
+    const domain = normaliseDomain(entry.domain);
+    if (domain === null) return fail(`${at}.domain`, entry.domain, 'a domain name such as example.org');
+    if (seen.has(domain)) return fail(`${at}.domain`, entry.domain, 'a domain not already listed');
+    seen.add(domain);
+    const pathOf = (k: 'certificate' | 'key'): string | null => {
+      const v = entry[k] ?? null;
+      return v === null ? null : validate({ kind: 'path', description: '' }, v, `${at}.${k}`, src) as string;
+    };
+    const certificate = pathOf('certificate');
+    const keyPath = pathOf('key');
+    if ((certificate === null) !== (keyPath === null)) {
+      const missing = certificate === null ? 'certificate' : 'key';
+      fail(`${at}.${missing}`, null, 'both certificate and key, or neither (to use a generated certificate)');
+    }
+    return { domain, certificate, key: keyPath };
+  });
+}
+
+/** Lower-cased domain, or null when it cannot be a domain part of a JID. */
+export function normaliseDomain(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const domain = value.trim().toLowerCase().replace(/\.$/, '');
+  if (domain.length === 0 || domain.length > 253) return null;
+  if (/[\s@/\\:"'<>&]/u.test(domain)) return null;
+  return domain.split('.').every((label) => label.length > 0 && label.length <= 63) ? domain : null;
+}
+
+/** What to say about an unknown key: the keys allowed there, and the nearest one. */
+export function unknownKeyHint(key: string, known: string[], parent: string): string {
+  // Near: a typo (two edits) or a cut-short / over-long form of a known key.
+  const score = (k: string): number => {
+    const d = editDistance(k, key);
+    if (d <= 2) return d;
+    let common = 0;
+    while (common < k.length && k[common] === key[common]) common++;
+    return common >= 3 && common >= 0.6 * Math.min(k.length, key.length) ? 3 : Infinity;
+  };
+  const near = known.map((k) => ({ k, s: score(k) })).filter((c) => c.s < Infinity).sort((a, b) => a.s - b.s)[0]?.k;
+  const where = parent ? `under ${parent}` : 'at the top level';
+  return `a known key ${where} (${known.join(', ')})${near ? `; did you mean ${near}?` : ''}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
