@@ -92,3 +92,38 @@ test('TLS 1.1 is refused', async () => {
     server.cleanup();
   }
 });
+
+test('a stream without version=1.0 gets a header without version and no features', async () => {
+  const server = await startServer();
+  try {
+    const { rawExchange } = await import('./harness/raw.js');
+    const r = await rawExchange(server.starttlsPort,
+      ["<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost'>", '</stream:stream>'], 5000);
+    assert.match(r.data, /<stream:stream [^>]*from='localhost'/);
+    assert.doesNotMatch(r.data, /<stream:stream[^>]*version=/);
+    assert.doesNotMatch(r.data, /stream:features/);
+    assert.match(r.data, /<\/stream:stream>$/);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});
+
+test('whitespace keepalives between stanzas are accepted; the closing handshake is answered', async () => {
+  const server = await startServer({ sets: PLAINTEXT });
+  try {
+    server.adduser('kim@localhost', 'pw');
+    const s = await rawLogin(server.starttlsPort, 'kim', 'pw', 'r');
+    s.socket.write(' ');
+    s.socket.write('\n\n');
+    s.socket.write("<iq type='get' id='k1'><ping xmlns='urn:xmpp:ping'/></iq> ");
+    await s.waitFor(/id=["']k1["']/);
+    s.socket.write('</stream:stream>');
+    await s.closed;
+    assert.match(s.data(), /<\/stream:stream>$/);
+    assert.equal(streamErrorCondition(s.data()), null);
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});

@@ -84,3 +84,34 @@ export async function rawLogin(port: number, user: string, password: string, res
   await waitFor(/<\/jid>/);
   return { socket, data: () => buf, waitFor, closed };
 }
+
+/** One PLAIN attempt on a fresh plaintext stream; returns the SASL answer (<success…> or <failure…>). */
+export async function plainAttempt(port: number, user: string, password: string, domain = 'localhost'): Promise<string> {
+  const r = await rawExchangeUntil(port, [HEADER(domain)], /<\/stream:features>/, (send) =>
+    send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`));
+  const m = /<(success|failure)[\s\S]*?(<\/\1>|\/>)/.exec(r);
+  return m ? m[0] : r;
+}
+
+/** Sends `first`, waits for `ready`, then lets `then` send more, and returns what arrived within a short time after. */
+function rawExchangeUntil(port: number, first: string[], ready: RegExp, then: (send: (s: string) => void) => void): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    let sent = false;
+    let timer: NodeJS.Timeout | null = null;
+    const done = () => { socket.destroy(); resolve(data); };
+    socket.on('connect', () => { for (const f of first) socket.write(f); });
+    socket.on('data', (d) => {
+      data += d.toString();
+      if (!sent && ready.test(data)) {
+        sent = true;
+        then((s) => socket.write(s));
+      }
+      if (sent && /<(success|failure)/.test(data) && /(<\/success>|<\/failure>|<success[^>]*\/>|<failure[^>]*\/>)/.test(data) && !timer) timer = setTimeout(done, 50);
+    });
+    socket.on('close', done);
+    socket.on('error', done);
+    setTimeout(done, 10000);
+  });
+}
