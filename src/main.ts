@@ -8,6 +8,7 @@ import { TlsContexts } from './tls/contexts.js';
 import { Router } from './router/router.js';
 import { ModuleHost } from './router/modules.js';
 import { DiscoRegistry, type ModuleDefinition } from './router/module-api.js';
+import { ScramAccounts } from './auth/accounts.js';
 import { C2sListeners, type C2sAddresses } from './c2s/listener.js';
 import disco from './modules/xep0030-disco.js';
 import ping from './modules/xep0199-ping.js';
@@ -33,7 +34,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   for (const h of tls.load()) log.info({ host: h.domain, certificate: h.certPath, fingerprint: h.fingerprint, validTo: h.validTo }, 'certificate loaded');
 
   const router = new Router(new Set(config.hosts.map((h) => h.domain)), storage.accounts, log);
-  const modules = new ModuleHost({ config, log, router, storage, disco: new DiscoRegistry() });
+  const accounts = new ScramAccounts(storage.accounts, config.auth.scram_iterations);
+  const modules = new ModuleHost({ config, log, router, storage, disco: new DiscoRegistry(), accounts });
   for (const m of MODULES) await modules.load(m);
 
   const c2s = new C2sListeners(config, log, storage, tls, router);

@@ -126,7 +126,7 @@ describe('router', () => {
     const { DiscoRegistry } = await import('../src/router/module-api.js');
     const w = await world([]);
     const disco = new DiscoRegistry();
-    const host = new ModuleHost({ config: w.config, log: w.router.log, router: w.router, storage: w.storage, disco });
+    const host = new ModuleHost({ ...w.context, disco });
     const ping = MODULES.find((m) => m.name === 'ping')!;
     await host.load(ping);
     assert.ok(disco.features.has('urn:xmpp:ping'));

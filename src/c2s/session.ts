@@ -11,11 +11,14 @@ import { jid, prepDomain, prepLocal, prepResource, type Jid } from '../jid/index
 import { offeredMechanisms, type ChannelBindings, type SaslContext } from '../auth/sasl.js';
 import type { Router } from '../router/router.js';
 import type { Session, SessionInfo } from '../router/session.js';
-import { errorReply, iqResult } from '../router/stanza.js';
+import { errorReply, iqPayload, iqResult } from '../router/stanza.js';
+import type { StreamContext } from '../router/client-extensions.js';
 import type { XmppStream } from '../stream/xmpp-stream.js';
 import { NS_BIND, NS_CLIENT, NS_SASL, NS_SESSION, NS_TLS } from '../stream/namespaces.js';
 import { SaslExchange, failure, MAX_ATTEMPTS_PER_STREAM } from './sasl.js';
 import type { C2sContext } from './context.js';
+
+const NS_STREAM_LIMITS = 'urn:xmpp:stream-limits:0';
 
 type Phase = 'connected' | 'authenticated' | 'bound';
 
@@ -28,6 +31,8 @@ export class C2sSession implements Session {
   /** The host this stream is for, from the header's 'to' (or SNI / the default host). */
   host = '';
   phase: Phase = 'connected';
+  /** The client's header had version='1.0' (false: a pre-RFC 3920 stream). */
+  version = true;
   private user = '';
   private boundJid: Jid | null = null;
   private mechanism: string | null = null;
@@ -96,6 +101,7 @@ export class C2sSession implements Session {
     this.host = host;
     this.stream.defaultFrom = host;
     const version = h.attrs.version;
+    this.version = version !== undefined;
     if (version === undefined) {
       // A pre-RFC 3920 stream (the Jabber 1.x generation): no features are offered.
       return { from: host, version: false, features: null };
@@ -119,7 +125,11 @@ export class C2sSession implements Session {
   }
 
   private features(): Element {
-    const f = x('stream:features');
+    const limits = this.ctx.config.limits;
+    // XEP-0478: tell the client how large a stanza may be and how long it may stay silent.
+    const f = x('stream:features', null, x('limits', { xmlns: NS_STREAM_LIMITS },
+      x('max-bytes', null, String(limits.max_stanza_size)),
+      x('idle-seconds', null, String(limits.idle_timeout))));
     const c2s = this.ctx.config.c2s;
     const secure = this.stream.secure;
     if (this.phase === 'connected') {
@@ -128,12 +138,18 @@ export class C2sSession implements Session {
         const mechs = offeredMechanisms(this.saslContext());
         f.append(x('mechanisms', { xmlns: NS_SASL }, ...mechs.map((m) => x('mechanism', null, m))));
       }
+      f.append(...this.router.client.featuresFor('pre-auth', this.streamContext()));
     } else if (this.phase === 'authenticated') {
       f.append(x('bind', { xmlns: NS_BIND }));
       // RFC 6121 Appendix E: session establishment is a no-op, advertised as optional for older clients.
       f.append(x('session', { xmlns: NS_SESSION }, x('optional')));
+      f.append(...this.router.client.featuresFor('post-auth', this.streamContext()));
     }
     return f;
+  }
+
+  private streamContext(): StreamContext {
+    return { host: this.host, secure: this.stream.secure, version: this.version };
   }
 
   // ---- elements ----
@@ -174,8 +190,26 @@ export class C2sSession implements Session {
       throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stanza`);
     }
     if (this.phase === 'authenticated') return this.beforeBind(el);
-    if (this.phase !== 'bound') throw new StreamError('not-authorized', 'authenticate first');
+    if (this.phase !== 'bound') return this.beforeAuth(el);
     return this.stanza(el);
+  }
+
+  /** Before authentication only the iqs modules registered for it are allowed (XEP-0077 registration). */
+  private async beforeAuth(el: Element): Promise<void> {
+    const payload = el.name === 'iq' ? iqPayload(el) : undefined;
+    const type = el.attrs.type;
+    const handler = payload && (type === 'get' || type === 'set')
+      ? this.router.client.preAuthHandler(type, payload.attrs.xmlns ?? '', payload.name)
+      : undefined;
+    if (!handler || !payload) throw new StreamError('not-authorized', 'authenticate first');
+    const reply = (r: Element) => { delete r.attrs.from; delete r.attrs.to; this.send(r); };
+    try {
+      const result = await handler({ ...this.streamContext(), stanza: el, payload, ip: this.ip });
+      reply(iqResult(el, result));
+    } catch (err) {
+      if (!(err instanceof StanzaError)) throw err;
+      reply(errorReply(el, err));
+    }
   }
 
   private starttls(el: Element): void {

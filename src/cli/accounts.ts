@@ -1,7 +1,8 @@
 // Account commands: adduser, passwd, deluser, users. They work on the spool
 // directly, so they also work while the server is down.
 import type { Command } from 'commander';
-import { deriveCredentials } from '../auth/credentials.js';
+import { saslprep } from '../auth/credentials.js';
+import { ScramAccounts } from '../auth/accounts.js';
 import { openStorage } from '../storage/index.js';
 import type { Config } from '../config/types.js';
 import { prepDomain } from '../jid/index.js';
@@ -12,7 +13,13 @@ function spool(config: Config) {
   return openStorage('spool', config.spool);
 }
 
-async function newCredentials(config: Config, confirm: boolean) {
+/** The account service over the spool, and a way to close it. */
+function accounts(config: Config) {
+  const store = spool(config);
+  return { accounts: new ScramAccounts(store.accounts, config.auth.scram_iterations), close: () => store.close() };
+}
+
+async function newPassword(confirm: boolean): Promise<string> {
   let password: string;
   try {
     password = await readPassword('Password: ', confirm);
@@ -21,10 +28,11 @@ async function newCredentials(config: Config, confirm: boolean) {
   }
   if (password.length === 0) die('the password is empty', EXIT_USAGE);
   try {
-    return deriveCredentials(password, config.auth.scram_iterations);
+    saslprep(password);
   } catch {
     die('the password contains characters SASLprep does not allow', EXIT_USAGE);
   }
+  return password;
 }
 
 export function registerAccountCommands(program: Command): void {
@@ -33,11 +41,10 @@ export function registerAccountCommands(program: Command): void {
     .action(async (input: string, flags: ConfigFlags) => {
       const config = loadConfigOrExit(flags);
       const j = accountJid(config, input);
-      const store = spool(config);
-      if (await store.accounts.exists(j.domain, j.local)) die(`${j.bareString()} already exists`);
-      const creds = await newCredentials(config, true);
-      const created = await store.accounts.createAccount(j.domain, j.local, creds);
-      await store.close();
+      const a = accounts(config);
+      if (await a.accounts.exists(j.domain, j.local)) die(`${j.bareString()} already exists`);
+      const created = await a.accounts.create(j.domain, j.local, await newPassword(true));
+      await a.close();
       if (!created) die(`${j.bareString()} already exists`);
       process.stdout.write(`created ${j.bareString()}\n`);
     });
@@ -47,11 +54,10 @@ export function registerAccountCommands(program: Command): void {
     .action(async (input: string, flags: ConfigFlags) => {
       const config = loadConfigOrExit(flags);
       const j = accountJid(config, input);
-      const store = spool(config);
-      if (!(await store.accounts.exists(j.domain, j.local))) die(`${j.bareString()} does not exist`);
-      const creds = await newCredentials(config, true);
-      const changed = await store.accounts.setCredentials(j.domain, j.local, creds);
-      await store.close();
+      const a = accounts(config);
+      if (!(await a.accounts.exists(j.domain, j.local))) die(`${j.bareString()} does not exist`);
+      const changed = await a.accounts.setPassword(j.domain, j.local, await newPassword(true));
+      await a.close();
       if (!changed) die(`${j.bareString()} does not exist`);
       process.stdout.write(`password changed for ${j.bareString()}\n`);
     });
@@ -60,9 +66,9 @@ export function registerAccountCommands(program: Command): void {
     .action(async (input: string, flags: ConfigFlags) => {
       const config = loadConfigOrExit(flags);
       const j = accountJid(config, input);
-      const store = spool(config);
-      const deleted = await store.accounts.deleteAccount(j.domain, j.local);
-      await store.close();
+      const a = accounts(config);
+      const deleted = await a.accounts.remove(j.domain, j.local);
+      await a.close();
       if (!deleted) die(`${j.bareString()} does not exist`);
       process.stdout.write(`deleted ${j.bareString()}\n`);
     });

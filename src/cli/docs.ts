@@ -16,6 +16,7 @@ const CORE_SPECS: Array<[string, string, string]> = [
   ['RFC 9266 / 5929', 'Channel bindings tls-exporter, tls-server-end-point (and tls-unique)', 'complete'],
   ['RFC 3921 §3', 'Session establishment (advertised as optional)', 'complete'],
   ['XEP-0368', 'SRV records for XMPP over TLS: direct TLS on 5223', 'complete'],
+  ['XEP-0478', 'Stream limits advertisement: max-bytes and idle-seconds in the stream features', 'complete'],
 ];
 
 export function specTable(): string {

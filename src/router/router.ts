@@ -9,6 +9,8 @@ import type { AccountStore } from '../storage/types.js';
 import { EventBus } from './events.js';
 import type { Session } from './session.js';
 import { SessionRegistry } from './sessions.js';
+import type { AccountEvent } from './accounts.js';
+import { ClientExtensions } from './client-extensions.js';
 import { errorReply, iqPayload, iqResult, mayReplyWithError } from './stanza.js';
 
 export type Target = 'host' | 'self' | 'bare' | 'full' | 'remote';
@@ -31,6 +33,10 @@ export class Router {
   /** Session lifecycle: 'session/bound' and 'session/closed' (after the session left the registry). */
   readonly lifecycle = new EventBus<Session>();
   readonly sessions = new SessionRegistry();
+  /** Account lifecycle: 'created', 'deleted'. */
+  readonly accountEvents = new EventBus<AccountEvent>();
+  /** Stream features and pre-authentication iqs that modules add to client streams. */
+  readonly client = new ClientExtensions();
 
   constructor(
     private readonly hosts: ReadonlySet<string>,
@@ -72,6 +78,9 @@ export class Router {
       else target = 'full';
     }
     const ev: StanzaEvent = { stanza, kind, from, to, target, origin, router: this };
+    // Availability is bookkept before any module sees the presence, so handlers
+    // (broadcast, offline delivery) see the session as it now is.
+    if (kind === 'presence' && target === 'self') this.updateOwnPresence(ev);
     return this.settle(ev, kind === 'iq' ? this.dispatchIq(ev) : this.dispatch(ev));
   }
 
@@ -168,7 +177,7 @@ export class Router {
         if (this.deliverToFull(to, stanza)) return;
         return this.fullUnavailable(ev);
       case 'self':
-        if (kind === 'presence') return this.updateOwnPresence(ev);
+        if (kind === 'presence') return;
         if (kind === 'iq') return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);
         return this.toBare(ev);
       case 'bare':
@@ -220,7 +229,7 @@ export class Router {
     return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);
   }
 
-  /** Minimal RFC 6121 §4.2 bookkeeping the router needs to pick resources for bare-JID messages. */
+  /** RFC 6121 §4.2/§4.5 bookkeeping the router needs to pick resources for bare-JID messages. */
   private updateOwnPresence(ev: StanzaEvent): void {
     const s = ev.origin;
     if (!s) return;

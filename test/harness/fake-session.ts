@@ -7,7 +7,8 @@ import { parseJid, type Jid } from '../../src/jid/index.js';
 import type { Session, SessionInfo } from '../../src/router/session.js';
 import { Router } from '../../src/router/router.js';
 import { ModuleHost } from '../../src/router/modules.js';
-import { DiscoRegistry, type ModuleDefinition } from '../../src/router/module-api.js';
+import { DiscoRegistry, type ModuleContext, type ModuleDefinition } from '../../src/router/module-api.js';
+import { ScramAccounts } from '../../src/auth/accounts.js';
 import { MemoryStorage } from '../../src/storage/index.js';
 import { defaultConfig } from '../../src/config/defaults.js';
 import type { Config } from '../../src/config/types.js';
@@ -40,6 +41,8 @@ export interface TestWorld {
   router: Router;
   storage: MemoryStorage;
   config: Config;
+  /** What a ModuleHost needs, to load more modules in a test. */
+  context: ModuleContext;
   /** A bound session for a full JID (the account is created first). */
   connect(full: string): Promise<FakeSession>;
 }
@@ -50,12 +53,13 @@ export async function world(modules: readonly ModuleDefinition[], hosts = ['exam
   const log = pino({ level: 'silent' });
   const storage = new MemoryStorage();
   const router = new Router(new Set(hosts), storage.accounts, log);
-  const host = new ModuleHost({ config, log, router, storage, disco: new DiscoRegistry() });
+  const context = { config, log, router, storage, disco: new DiscoRegistry(), accounts: new ScramAccounts(storage.accounts, 4096) };
+  const host = new ModuleHost(context);
   for (const m of modules) await host.load(m);
   const creds = { 'SCRAM-SHA-1': { salt: Buffer.alloc(16), iterations: 4096, storedKey: Buffer.alloc(20), serverKey: Buffer.alloc(20) },
     'SCRAM-SHA-256': { salt: Buffer.alloc(16), iterations: 4096, storedKey: Buffer.alloc(32), serverKey: Buffer.alloc(32) } };
   return {
-    router, storage, config,
+    router, storage, config, context,
     async connect(full) {
       const j = parseJid(full);
       await storage.accounts.createAccount(j.domain, j.local, creds);
