@@ -11,7 +11,7 @@ const ANY_ADDRESS = '::';
 /** A fresh copy of the defaults each call, so callers may change what they get. */
 export function defaultConfig(): Config {
   return {
-    hosts: [{ domain: 'localhost', certificate: null, key: null }],
+    hosts: [{ domain: 'localhost', certificate: null, key: null, registration: null }],
     spool: './spool',
     certs: './certs',
     log: { level: 'info', format: 'pretty', file: null },
@@ -21,7 +21,17 @@ export function defaultConfig(): Config {
       require_encryption: true,
       allow_unencrypted_plain: false,
       resource_conflict: 'replace',
+      legacy_auth: true,
     },
+    registration: {
+      policy: 'closed',
+      max_per_ip: 5,
+      window: 3600,
+      welcome_message: 'Welcome, {jid}! Your new Jabber account on Rohrpost is ready.',
+    },
+    roster: { max_items: 1000 },
+    offline: { max_messages: 1000 },
+    admin: { socket: null },
     auth: {
       scram_iterations: 10000,
       max_failures_per_ip: 10,

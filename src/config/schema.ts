@@ -12,6 +12,7 @@ export type SchemaNode =
   | (Leaf & { kind: 'boolean' })
   | (Leaf & { kind: 'enum'; values: readonly string[] })
   | (Leaf & { kind: 'path' })
+  | (Leaf & { kind: 'string'; maxLength: number })
   | (Leaf & { kind: 'address' })
   | (Leaf & { kind: 'hosts' });
 
@@ -49,6 +50,30 @@ export const CONFIG_SCHEMA: SchemaNode = {
         require_encryption: { kind: 'boolean', description: 'Refuse to authenticate a client before TLS is up.' },
         allow_unencrypted_plain: { kind: 'boolean', description: 'Allow SASL PLAIN on a stream that is not encrypted (matters only when require_encryption is false).' },
         resource_conflict: { kind: 'enum', values: ['replace', 'refuse'], description: 'When a resource is already bound: replace the old session, or refuse the new bind.' },
+        legacy_auth: { kind: 'boolean', description: 'Offer XEP-0078 jabber:iq:auth (plain text, TLS rules as for PLAIN) to pre-1.0 clients.' },
+      },
+    },
+    registration: {
+      kind: 'section', description: 'In-band registration (XEP-0077)', fields: {
+        policy: { kind: 'enum', values: ['open', 'closed'], description: 'Whether clients may create accounts themselves; a host entry may override it with its own registration key.' },
+        max_per_ip: int(1, 1_000_000, 'Accounts one IP address may register within registration.window.'),
+        window: int(1, 30 * 86400, 'Seconds over which registrations per IP are counted.'),
+        welcome_message: { kind: 'string', maxLength: 10000, nullable: true, description: 'Message sent from the server to each new account; {jid} is replaced by its address; null sends none.' },
+      },
+    },
+    roster: {
+      kind: 'section', description: 'Rosters (RFC 6121)', fields: {
+        max_items: int(1, 1_000_000, 'Most contacts in one roster.'),
+      },
+    },
+    offline: {
+      kind: 'section', description: 'Offline messages (XEP-0160)', fields: {
+        max_messages: int(0, 1_000_000, 'Most messages stored for one offline user; 0 stores none.'),
+      },
+    },
+    admin: {
+      kind: 'section', description: 'Administration', fields: {
+        socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, kick, send, announce, roster) use to reach the running server; null: admin.sock in the spool directory.' },
       },
     },
     auth: {
@@ -83,8 +108,9 @@ export function expectedOf(node: SchemaNode): string {
     case 'boolean': return 'true or false';
     case 'enum': return `one of ${node.values.join(', ')}${orNull}`;
     case 'path': return `a path (absolute, or relative to the configuration file)${orNull}`;
+    case 'string': return `a text of at most ${node.maxLength} characters${orNull}`;
     case 'address': return 'an IP address such as :: or 0.0.0.0 or 127.0.0.1';
-    case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key}';
+    case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key, registration}';
   }
 }
 
@@ -121,6 +147,8 @@ export function validate(node: SchemaNode, value: unknown, key: string, src: Val
       return typeof value === 'string' && node.values.includes(value) ? value : fail();
     case 'path':
       return typeof value === 'string' && value.trim() !== '' ? resolve(src.baseDir, value) : fail();
+    case 'string':
+      return typeof value === 'string' && value.length <= node.maxLength ? value : fail();
     case 'address':
       return typeof value === 'string' && isIP(value) !== 0 ? value : fail();
     case 'hosts':
@@ -136,8 +164,13 @@ function validateHosts(value: unknown, key: string, src: ValueSource): HostConfi
     const at = `${key}[${i}]`;
     const entry = typeof item === 'string' ? { domain: item } : item;
     if (!isMapping(entry)) return fail(at, item, 'a domain name, or a mapping {domain, certificate, key}');
+    const keys = ['domain', 'certificate', 'key', 'registration'];
     for (const k of Object.keys(entry)) {
-      if (!['domain', 'certificate', 'key'].includes(k)) fail(`${at}.${k}`, entry[k], unknownKeyHint(k, ['domain', 'certificate', 'key'], at));
+      if (!keys.includes(k)) fail(`${at}.${k}`, entry[k], unknownKeyHint(k, keys, at));
+    }
+    const registration = entry.registration ?? null;
+    if (registration !== null && registration !== 'open' && registration !== 'closed') {
+      fail(`${at}.registration`, registration, 'open, closed or null (null: registration.policy applies)');
     }
     if (entry.domain === undefined) return fail(at, item, 'a mapping with a domain key');
     const domain = normaliseDomain(entry.domain);
@@ -154,7 +187,7 @@ function validateHosts(value: unknown, key: string, src: ValueSource): HostConfi
       const missing = certificate === null ? 'certificate' : 'key';
       fail(`${at}.${missing}`, null, 'both certificate and key, or neither (to use a generated certificate)');
     }
-    return { domain, certificate, key: keyPath };
+    return { domain, certificate, key: keyPath, registration: registration as HostConfig['registration'] };
   });
 }
 

@@ -9,6 +9,8 @@ export interface HostConfig {
   /** PEM certificate (with chain) and key; null = certs/<domain>.crt/.key, generated on first start. */
   certificate: string | null;
   key: string | null;
+  /** Overrides registration.policy for this host; null: the global policy applies. */
+  registration?: RegistrationPolicy | null;
 }
 
 export interface ListenerConfig {
@@ -35,7 +37,19 @@ export interface Config {
     allow_unencrypted_plain: boolean;
     /** On a resource conflict: replace the old session, or refuse the new bind. */
     resource_conflict: 'replace' | 'refuse';
+    /** Offer XEP-0078 jabber:iq:auth to pre-1.0 streams. */
+    legacy_auth: boolean;
   };
+  registration: {
+    policy: RegistrationPolicy;
+    max_per_ip: number;
+    window: number;
+    /** {jid} is replaced by the new account's address. */
+    welcome_message: string | null;
+  };
+  roster: { max_items: number };
+  offline: { max_messages: number };
+  admin: { socket: string | null };
   auth: {
     /** PBKDF2 iteration count for newly stored SCRAM credentials. */
     scram_iterations: number;
