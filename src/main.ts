@@ -13,9 +13,23 @@ import { C2sListeners, type C2sAddresses } from './c2s/listener.js';
 import disco from './modules/xep0030-disco.js';
 import ping from './modules/xep0199-ping.js';
 import version from './modules/xep0092-version.js';
+import roster from './modules/rfc6121-roster.js';
+import presence from './modules/rfc6121-presence.js';
+import offline from './modules/xep0160-offline.js';
+import register from './modules/xep0077-register.js';
+import vcard from './modules/xep0054-vcard.js';
+import privateStorage from './modules/xep0049-private.js';
+import last from './modules/xep0012-last.js';
+import time from './modules/xep0202-time.js';
+import legacyTime from './modules/xep0090-legacy-time.js';
+import agents from './modules/xep0094-agents.js';
+import browse from './modules/xep0011-browse.js';
 
-/** Every feature module, in load order. */
-export const MODULES: readonly ModuleDefinition[] = [disco, ping, version];
+/** Every feature module, in load order (disco first: it lists what the others register). */
+export const MODULES: readonly ModuleDefinition[] = [
+  disco, ping, version, roster, presence, offline, register,
+  vcard, privateStorage, last, time, legacyTime, agents, browse,
+];
 
 export interface RunningServer {
   c2s: C2sAddresses;

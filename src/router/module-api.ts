@@ -12,6 +12,7 @@ import { iqPayload, iqResult } from './stanza.js';
 import type { Session } from './session.js';
 import type { AccountEvent, AccountService } from './accounts.js';
 import type { FeaturePhase, PreAuthHandler, StreamContext } from './client-extensions.js';
+import type { ServiceMap } from './services.js';
 
 export type IqTarget = 'host' | 'self' | 'bare' | 'full';
 
@@ -75,6 +76,10 @@ export interface ModuleApi {
   streamFeature(phase: FeaturePhase, make: (ctx: StreamContext) => Element | null): void;
   /** An iq a client may send before it authenticates (in-band registration). */
   preAuthIq(type: 'get' | 'set', ns: string, name: string, handler: PreAuthHandler): void;
+  /** Offers a service to other modules (withdrawn on unload). */
+  provide<K extends keyof ServiceMap>(name: K, service: ServiceMap[K]): void;
+  /** A service another module offers, if it is loaded. */
+  use<K extends keyof ServiceMap>(name: K): ServiceMap[K] | undefined;
 }
 
 export interface ModuleContext {
@@ -158,6 +163,12 @@ export function createModuleApi(def: ModuleDefinition, ctx: ModuleContext, undo:
     },
     preAuthIq(type, ns, name, handler) {
       undo.push(router.client.addPreAuthIq(type, ns, name, handler));
+    },
+    provide(name, service) {
+      undo.push(router.services.provide(name, service));
+    },
+    use(name) {
+      return router.services.use(name);
     },
   };
   return api;

@@ -11,6 +11,7 @@ import type { Session } from './session.js';
 import { SessionRegistry } from './sessions.js';
 import type { AccountEvent } from './accounts.js';
 import { ClientExtensions } from './client-extensions.js';
+import { ServiceRegistry } from './services.js';
 import { errorReply, iqPayload, iqResult, mayReplyWithError } from './stanza.js';
 
 export type Target = 'host' | 'self' | 'bare' | 'full' | 'remote';
@@ -37,6 +38,8 @@ export class Router {
   readonly accountEvents = new EventBus<AccountEvent>();
   /** Stream features and pre-authentication iqs that modules add to client streams. */
   readonly client = new ClientExtensions();
+  /** Services modules offer one another (and the admin socket) by name. */
+  readonly services = new ServiceRegistry();
 
   constructor(
     private readonly hosts: ReadonlySet<string>,

@@ -1,0 +1,7 @@
+// Placeholder: being written. Loads and registers nothing yet.
+import { defineModule } from '../router/module-api.js';
+
+export default defineModule({
+  name: 'browse',
+  load() {},
+});
