@@ -17,6 +17,7 @@ import type { XmppStream } from '../stream/xmpp-stream.js';
 import { NS_BIND, NS_CLIENT, NS_SASL, NS_SESSION, NS_TLS } from '../stream/namespaces.js';
 import { SaslExchange, failure, MAX_ATTEMPTS_PER_STREAM } from './sasl.js';
 import type { C2sContext } from './context.js';
+import { NS_AUTH, addLegacyErrorCode, authFields, authenticate as legacyAuthenticate } from './legacy-auth.js';
 
 const NS_STREAM_LIMITS = 'urn:xmpp:stream-limits:0';
 
@@ -68,6 +69,7 @@ export class C2sSession implements Session {
   }
 
   send(stanza: Element): void {
+    if (!this.version) addLegacyErrorCode(stanza);
     this.stream.send(stanza);
   }
 
@@ -198,18 +200,26 @@ export class C2sSession implements Session {
   private async beforeAuth(el: Element): Promise<void> {
     const payload = el.name === 'iq' ? iqPayload(el) : undefined;
     const type = el.attrs.type;
-    const handler = payload && (type === 'get' || type === 'set')
-      ? this.router.client.preAuthHandler(type, payload.attrs.xmlns ?? '', payload.name)
-      : undefined;
-    if (!handler || !payload) throw new StreamError('not-authorized', 'authenticate first');
+    if (!payload || (type !== 'get' && type !== 'set')) throw new StreamError('not-authorized', 'authenticate first');
+    const legacy = payload.attrs.xmlns === NS_AUTH && payload.name === 'query' && this.ctx.config.c2s.legacy_auth;
+    const handler = legacy
+      ? () => this.legacyAuth(el, payload)
+      : this.router.client.preAuthHandler(type, payload.attrs.xmlns ?? '', payload.name);
+    if (!handler) throw new StreamError('not-authorized', 'authenticate first');
     const reply = (r: Element) => { delete r.attrs.from; delete r.attrs.to; this.send(r); };
     try {
       const result = await handler({ ...this.streamContext(), stanza: el, payload, ip: this.ip });
       reply(iqResult(el, result));
     } catch (err) {
       if (!(err instanceof StanzaError)) throw err;
-      reply(errorReply(el, err));
+      // Credentials are never echoed back in an error (RFC 6120 allows leaving the payload out).
+      const answer = errorReply(x('iq', { id: el.attrs.id, type: el.attrs.type }), err);
+      // XEP-0078 errors carry the old numeric codes (Example 6: code='401'), which its clients read.
+      if (legacy) addLegacyErrorCode(answer);
+      reply(answer);
+      return;
     }
+    if (this.phase === 'bound') this.announceBound();
   }
 
   private starttls(el: Element): void {
@@ -305,13 +315,20 @@ export class C2sSession implements Session {
       this.send(errorReply(el, new StanzaError('bad-request', msg)));
       return;
     }
+    if (!this.bindResource(resource)) {
+      this.send(errorReply(el, new StanzaError('conflict', 'that resource is in use')));
+      return;
+    }
+    this.send(iqResult(el, x('bind', { xmlns: NS_BIND }, x('jid', null, this.jid.toString()))));
+    this.announceBound();
+  }
+
+  /** Binds a resource of the authenticated user; false when it is in use and the policy refuses. */
+  private bindResource(resource: string): boolean {
     const full = jid(this.user, this.host, resource);
     const existing = this.router.sessions.get(full.bareString(), resource);
     if (existing) {
-      if (this.ctx.config.c2s.resource_conflict === 'refuse') {
-        this.send(errorReply(el, new StanzaError('conflict', 'that resource is in use')));
-        return;
-      }
+      if (this.ctx.config.c2s.resource_conflict === 'refuse') return false;
       // RFC 6120 §7.7.2.2: the server may terminate the existing session with a conflict stream error.
       this.router.sessions.remove(existing);
       existing.close('conflict', 'replaced by a new connection');
@@ -321,8 +338,42 @@ export class C2sSession implements Session {
     this.since = new Date().toISOString();
     this.router.sessions.add(this);
     this.log.info({ jid: full.toString() }, 'resource bound');
-    this.send(iqResult(el, x('bind', { xmlns: NS_BIND }, x('jid', null, full.toString()))));
-    void this.router.lifecycle.fire('session/bound', this);
+    return true;
+  }
+
+  /** Tells the modules, after the client has its answer. */
+  private announceBound(): void {
+    const r = this.router.lifecycle.fire('session/bound', this);
+    if (r instanceof Promise) r.catch((err) => this.log.error({ err }, 'session/bound handler failed'));
+  }
+
+  /** XEP-0078 jabber:iq:auth: a login that also binds the resource (2002-era clients). */
+  private async legacyAuth(el: Element, query: Element): Promise<Element | null> {
+    if (el.attrs.type === 'get') return authFields();
+    const host = this.host;
+    await legacyAuthenticate({
+      secure: this.stream.secure,
+      allowUnencrypted: this.ctx.config.c2s.allow_unencrypted_plain,
+      throttled: (user) => this.ctx.ipThrottle.blocked(this.ip) || (user !== null && this.ctx.accountThrottle.blocked(`${user}@${host}`)),
+      failed: (user) => {
+        this.ctx.ipThrottle.fail(this.ip);
+        if (user) this.ctx.accountThrottle.fail(`${user}@${host}`);
+        this.log.info({ ip: this.ip, user, mechanism: 'jabber:iq:auth' }, 'authentication failed');
+      },
+      lookup: (user) => this.ctx.storage.accounts.getCredentials(host, user),
+      complete: (user, resource) => {
+        this.user = user;
+        this.mechanism = 'jabber:iq:auth';
+        this.phase = 'authenticated';
+        if (!this.bindResource(resource)) {
+          this.phase = 'connected';
+          return false;
+        }
+        this.log.info({ ip: this.ip, jid: `${user}@${host}`, mechanism: 'jabber:iq:auth', tls: this.tlsVersion() }, 'authenticated');
+        return true;
+      },
+    }, query);
+    return null;
   }
 
   // ---- stanzas ----
