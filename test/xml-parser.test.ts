@@ -428,12 +428,13 @@ describe('limits → policy-violation', () => {
   });
 
   it('100000 nested elements fail fast without recursion', () => {
-    const t0 = performance.now();
     assertCondition('<a>'.repeat(100_000), 'policy-violation');
+    // Streamed in, the element one past maxDepth is the one that fails.
     const r = new Recorder().write(HEADER);
-    for (let i = 0; i < 100_000 && r.errors.length === 0; i++) r.write('<a>');
+    let written = 0;
+    for (; written < 100_000 && r.errors.length === 0; written++) r.write('<a>');
     assert.deepEqual(r.errors, ['policy-violation']);
-    assert.ok(performance.now() - t0 < 2000);
+    assert.equal(written, 65);
   });
 
   it('maxDepth is the nesting inside a stanza', () => {
