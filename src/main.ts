@@ -9,6 +9,9 @@ import { Router } from './router/router.js';
 import { ModuleHost } from './router/modules.js';
 import { DiscoRegistry, type ModuleDefinition } from './router/module-api.js';
 import { ScramAccounts } from './auth/accounts.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdminSocket } from './admin/socket.js';
 import { C2sListeners, type C2sAddresses } from './c2s/listener.js';
 import disco from './modules/xep0030-disco.js';
 import ping from './modules/xep0199-ping.js';
@@ -54,6 +57,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const c2s = new C2sListeners(config, log, storage, tls, router);
   const addresses = await c2s.listen();
+  mkdirSync(config.spool, { recursive: true, mode: 0o700 });
+  const admin = new AdminSocket(config.admin.socket ?? join(config.spool, 'admin.sock'), router, config.hosts.map((h) => h.domain), log);
+  await admin.listen();
   log.info({ hosts: config.hosts.map((h) => h.domain), modules: modules.names() }, 'Rohrpost started');
 
   return {
@@ -66,6 +72,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       c2s.refreshTls();
     },
     async stop() {
+      await admin.close();
       await c2s.shutdown();
       await storage.close();
       log.info('Rohrpost stopped');

@@ -8,6 +8,7 @@ import { registerStart } from './start.js';
 import { registerAccountCommands } from './accounts.js';
 import { registerCheck, registerCert } from './admin.js';
 import { registerDocs } from './docs.js';
+import { registerOnlineCommands } from './online.js';
 
 const program = new Command('rohrpost')
   .description('Rohrpost — a lean Jabber/XMPP server')
@@ -19,6 +20,7 @@ registerStart(program);
 registerAccountCommands(program);
 registerCheck(program);
 registerCert(program);
+registerOnlineCommands(program);
 registerDocs(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+// Commands that act on the running server through its admin socket:
+// sessions, kick, send, announce, roster add.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { SessionInfo } from '../router/session.js';
+import { adminCall } from './remote.js';
+import { configOptions, loadConfigOrExit, type ConfigFlags } from './common.js';
+
+/** A message body from --body, or else from stdin (for scripts and monitoring pipes). */
+async function bodyFrom(flag: string | undefined): Promise<string> {
+  if (flag !== undefined) return flag;
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export function registerOnlineCommands(program: Command): void {
+  configOptions(program.command('sessions').description('list who is online: JID, IP, TLS, authentication, since'))
+    .option('--json', 'print JSON')
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      const sessions = (await adminCall(loadConfigOrExit(flags), { cmd: 'sessions' })) as SessionInfo[];
+      if (flags.json) return void process.stdout.write(JSON.stringify(sessions, null, 2) + '\n');
+      for (const s of sessions) {
+        process.stdout.write(`${s.jid}\t${s.ip}\t${s.tls ?? 'plaintext'}\t${s.mechanism ?? ''}\t${s.since}\t${s.available ? `available (${s.priority})` : 'not available'}\n`);
+      }
+    });
+
+  configOptions(program.command('kick <jid>').description('disconnect a session (full JID) or all sessions of an account (bare JID)'))
+    .action(async (jid: string, flags: ConfigFlags) => {
+      const n = await adminCall(loadConfigOrExit(flags), { cmd: 'kick', jid });
+      process.stdout.write(`disconnected ${String(n)} session(s)\n`);
+    });
+
+  configOptions(program.command('send').description('send a message as the server or a local user; the body is read from stdin without --body'))
+    .requiredOption('--to <jid>', 'recipient')
+    .option('--from <jid>', 'sender: a local user, or a host (default: the recipient\'s host, if local, else the first host)')
+    .option('--body <text>', 'message text')
+    .addOption(new Option('--type <type>', 'message type').choices(['chat', 'normal', 'headline']).default('chat'))
+    .action(async (flags: ConfigFlags & { to: string; from?: string; body?: string; type: 'chat' | 'normal' | 'headline' }) => {
+      const config = loadConfigOrExit(flags);
+      const body = await bodyFrom(flags.body);
+      const local = config.hosts.map((h) => h.domain);
+      const toDomain = flags.to.replace(/^[^@/]*@/, '').replace(/\/.*$/, '').toLowerCase();
+      const from = flags.from ?? (local.includes(toDomain) ? toDomain : local[0]!);
+      await adminCall(config, { cmd: 'send', from, to: flags.to, body, type: flags.type });
+    });
+
+  configOptions(program.command('announce <host>').description('send a headline message to everyone online on a host'))
+    .option('--body <text>', 'message text (default: stdin)')
+    .action(async (host: string, flags: ConfigFlags & { body?: string }) => {
+      const n = await adminCall(loadConfigOrExit(flags), { cmd: 'announce', host, body: await bodyFrom(flags.body) });
+      process.stdout.write(`sent to ${String(n)} session(s)\n`);
+    });
+
+  const roster = program.command('roster').description('roster administration');
+  configOptions(roster.command('add <user> <contact>').description("add CONTACT to USER's roster (name, groups); pushed to USER's clients"))
+    .option('--name <name>', 'display name')
+    .addOption(new Option('--group <group>', 'group (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .action(async (user: string, contact: string, flags: ConfigFlags & { name?: string; group?: string[] }) => {
+      await adminCall(loadConfigOrExit(flags), { cmd: 'roster-add', user, contact, name: flags.name, groups: flags.group ?? [] });
+      process.stdout.write(`added ${contact} to ${user}'s roster\n`);
+    });
+}
