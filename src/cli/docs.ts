@@ -15,6 +15,8 @@ const CORE_SPECS: Array<[string, string, string]> = [
   ['RFC 5802 / 7677', 'SCRAM-SHA-1, SCRAM-SHA-256 and -PLUS', 'complete'],
   ['RFC 9266 / 5929', 'Channel bindings tls-exporter, tls-server-end-point (and tls-unique)', 'complete'],
   ['RFC 3921 §3', 'Session establishment (advertised as optional)', 'complete'],
+  ['XEP-0078', 'Non-SASL authentication (jabber:iq:auth) for 2002-era clients', 'plain text only (no stored plaintext, so no digest)'],
+  ['XEP-0086', 'Legacy error codes on errors to pre-1.0 streams and jabber:iq:auth', 'complete'],
   ['XEP-0368', 'SRV records for XMPP over TLS: direct TLS on 5223', 'complete'],
   ['XEP-0478', 'Stream limits advertisement: max-bytes and idle-seconds in the stream features', 'complete'],
 ];
