@@ -152,6 +152,10 @@ export class C2sListeners {
   async shutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     const closing = [...this.servers].map((s) => new Promise<void>((r) => s.close(() => r())));
+    // Let the modules record the ends of the sessions (last activity, presence) before the
+    // spool is flushed; then tell the clients.
+    const detached = [...this.sessions].map((s) => s.detach());
+    await Promise.race([Promise.all(detached), new Promise((r) => setTimeout(r, 3000))]);
     for (const s of this.sessions) s.close('system-shutdown', 'the server is shutting down');
     // Give the peers a moment to read the error before the process exits.
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))]);

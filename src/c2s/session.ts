@@ -40,6 +40,7 @@ export class C2sSession implements Session {
   private since = '';
   private sasl: SaslExchange | null = null;
   private attempts = 0;
+  private detached = false;
   /** Stanzas are processed strictly in order; this is the tail of the work in flight. */
   private pending: Promise<void> | null = null;
   readonly openedAt = Date.now();
@@ -330,7 +331,8 @@ export class C2sSession implements Session {
     if (existing) {
       if (this.ctx.config.c2s.resource_conflict === 'refuse') return false;
       // RFC 6120 §7.7.2.2: the server may terminate the existing session with a conflict stream error.
-      this.router.sessions.remove(existing);
+      if (existing instanceof C2sSession) void existing.detach();
+      else this.router.sessions.remove(existing);
       existing.close('conflict', 'replaced by a new connection');
     }
     this.boundJid = full;
@@ -402,10 +404,22 @@ export class C2sSession implements Session {
   }
 
   private closed(reason: string): void {
-    const wasBound = this.phase === 'bound' && this.router.sessions.remove(this);
     this.ctx.connectionClosed(this);
     this.log.info({ ip: this.ip, jid: this.boundJid?.toString(), reason }, 'connection closed');
-    if (wasBound) void this.router.lifecycle.fire('session/closed', this);
+    void this.detach();
+  }
+
+  /**
+   * Leaves the registry and tells the modules (unavailable presence, last activity), once.
+   * A session replaced by a new one for the same resource is detached before the new one
+   * binds, so contacts see its unavailable before the new session's presence.
+   */
+  detach(): Promise<void> | void {
+    if (this.detached || this.phase !== 'bound') return;
+    this.detached = true;
+    this.router.sessions.remove(this);
+    const r = this.router.lifecycle.fire('session/closed', this);
+    if (r instanceof Promise) return r.then(() => undefined, (err) => this.log.error({ err }, 'session/closed handler failed'));
   }
 }
 
