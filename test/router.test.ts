@@ -31,13 +31,16 @@ describe('router', () => {
     const b2 = await w.connect('bob@example.org/two');
     await b1.inject('<presence><priority>5</priority></presence>');
     await b2.inject('<presence><priority>1</priority></presence>');
+    const messages = (s: typeof b1) => s.take().filter((el) => el.name === 'message');
+    messages(b1);
+    messages(b2);
     await a.inject("<message to='bob@example.org'><body>normal</body></message>");
-    assert.equal(b1.take().length, 1);
-    assert.equal(b2.take().length, 0);
+    assert.equal(messages(b1).length, 1);
+    assert.equal(messages(b2).length, 0);
     // RFC 6121 §8.5.2.1.1: chat goes to all non-negative available resources.
     await a.inject("<message to='bob@example.org' type='chat'><body>chat</body></message>");
-    assert.equal(b1.take().length, 1);
-    assert.equal(b2.take().length, 1);
+    assert.equal(messages(b1).length, 1);
+    assert.equal(messages(b2).length, 1);
   });
 
   test('a message to an unknown user gets service-unavailable; an error is never answered with an error', async () => {
@@ -54,7 +57,7 @@ describe('router', () => {
   });
 
   test('a message to a missing resource of an offline user without offline storage is refused', async () => {
-    const w = await world(MODULES);
+    const w = await world(MODULES.filter((m) => m.name !== 'offline'));
     const a = await w.connect('alice@example.org/a');
     await w.storage.accounts.createAccount('example.org', 'carol', (await w.storage.accounts.getCredentials('example.org', 'alice'))!);
     await a.inject("<message to='carol@example.org/gone' type='chat'><body>x</body></message>");

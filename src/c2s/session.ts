@@ -185,7 +185,9 @@ export class C2sSession implements Session {
   }
 
   private element(el: Element, ns: string | undefined): void | Promise<void> {
-    if (this.stream.state !== 'open') return;
+    // Stanzas that arrived before the peer's </stream:stream> are still processed (a
+    // goodbye presence must reach the contacts); after a stream error nothing is.
+    if (this.stream.errored) return;
     if (ns === NS_TLS) return this.starttls(el);
     if (ns === NS_SASL) return this.saslElement(el);
     if (ns !== NS_CLIENT) throw new StreamError('unsupported-stanza-type', `unexpected <${el.name}/> in ${ns ?? 'no namespace'}`);
@@ -406,7 +408,9 @@ export class C2sSession implements Session {
   private closed(reason: string): void {
     this.ctx.connectionClosed(this);
     this.log.info({ ip: this.ip, jid: this.boundJid?.toString(), reason }, 'connection closed');
-    void this.detach();
+    // Stanzas still in the queue belong to the session: handle them before it ends.
+    if (this.pending) void this.pending.then(() => this.detach());
+    else void this.detach();
   }
 
   /**

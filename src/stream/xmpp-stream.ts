@@ -40,6 +40,8 @@ export class XmppStream {
   readonly id = randomBytes(8).toString('hex');
   /** Milliseconds timestamp of the last bytes received. */
   lastRead = Date.now();
+  /** Ended by a stream error: stanzas still queued from the peer are not processed. */
+  errored = false;
   private headerSent = false;
   private readonly parser: StreamParser;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -102,6 +104,7 @@ export class XmppStream {
   /** Ends the stream with a stream error (RFC 6120 §4.9): header first if none was sent, then the error, then close. */
   fail(condition: StreamErrorCondition, text?: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.errored = true;
     const err = `<stream:error><${condition} xmlns='${NS_STREAM_ERRORS}'/>` +
       (text ? `<text xmlns='${NS_STREAM_ERRORS}'>${escapeXML(text)}</text>` : '') + '</stream:error>';
     if (!this.headerSent && this.state !== 'tls-handshake') this.writeHeader(this.defaultFrom ?? '', true);
