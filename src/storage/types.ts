@@ -47,9 +47,34 @@ export interface Codec<T> {
   match(el: Element): boolean;
 }
 
+/**
+ * Append-only lists of elements per user under one key ('offline', later message
+ * archives). The spool keeps each list in its own file beside the user file
+ * (spool/<domain>/<user>.<key>.list) and adds to it by appending, never by
+ * rewriting. The account's data: deleting the account deletes its lists.
+ */
+export interface ListStore {
+  /**
+   * Appends `item` unless the list already holds `max` items. Resolves true once the
+   * item is durable (fsync'd); false, with nothing written, when the list is full.
+   */
+  append(host: string, user: string, item: Element, max?: number): Promise<boolean>;
+  /** The items in the order they were appended (empty when there is no list). */
+  readAll(host: string, user: string): Promise<Element[]>;
+  /**
+   * Removes the oldest `n` items, the ones a reader got from readAll() and has
+   * handled; items appended since stay. Resolves once the change is durable.
+   */
+  removeFirst(host: string, user: string, n: number): Promise<void>;
+  /** Removes every item. Resolves once the change is durable. */
+  clear(host: string, user: string): Promise<void>;
+}
+
 export interface Storage {
   accounts: AccountStore;
   keyval<T>(key: string, codec: Codec<T>): KeyValStore<T>;
+  /** The list store for `key` (lower-case letters, digits and '-', starting with a letter). */
+  list(key: string): ListStore;
   /** Waits for all queued writes, then releases resources. */
   close(): Promise<void>;
 }

@@ -4,12 +4,14 @@
 import { clone } from 'ltx';
 import type { Element } from '../../xml/element.js';
 import { StorageError } from '../../errors.js';
-import type { AccountStore, Codec, KeyValStore, Storage } from '../types.js';
+import type { AccountStore, Codec, KeyValStore, ListStore, Storage } from '../types.js';
 import type { UserChange, UserRecords } from '../spool/user-records.js';
 import { RecordAccountStore } from '../spool/account-store.js';
 import { RecordKeyValStore } from '../spool/keyval-store.js';
 import { encodeName } from '../spool/file-name.js';
 import { serialiseUserDocument } from '../spool/pie-document.js';
+import { ListOwningAccounts } from '../spool/list-owning-accounts.js';
+import { MemoryListStore, MemoryLists } from './memory-list-store.js';
 
 class MemoryRecords implements UserRecords {
   /** host -> user -> <user/>; an empty host's map is dropped. */
@@ -60,16 +62,22 @@ class MemoryRecords implements UserRecords {
 export class MemoryStorage implements Storage {
   readonly accounts: AccountStore;
   private readonly records = new MemoryRecords();
+  private readonly lists = new MemoryLists();
 
   constructor() {
-    this.accounts = new RecordAccountStore(this.records);
+    this.accounts = new ListOwningAccounts(new RecordAccountStore(this.records), (host, user) => this.lists.removeAll(host, user));
   }
 
   keyval<T>(key: string, codec: Codec<T>): KeyValStore<T> {
     return new RecordKeyValStore(this.records, key, codec);
   }
 
+  list(key: string): ListStore {
+    return new MemoryListStore(this.lists, key);
+  }
+
   close(): Promise<void> {
+    this.lists.close();
     return this.records.close();
   }
 }

@@ -11,6 +11,7 @@ import { parseUserDocument, serialiseUserDocument } from './pie-document.js';
 import { readCredentials } from './pie-scram.js';
 import { errorCode, removeFile, type SpoolFs, writeFileAtomic } from './atomic-file.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { isListFileName } from './list-records.js';
 import { LruCache } from './lru-cache.js';
 
 export interface StorageLog {
@@ -148,6 +149,8 @@ export class SpoolRecords implements UserRecords {
     const users: string[] = [];
     for (const entry of entries) {
       if (entry.name.endsWith(TEMP_FILE_SUFFIX)) continue;
+      // A user's lists (offline messages) lie beside the user files.
+      if (isListFileName(entry.name)) continue;
       const user = entry.isFile() ? userFromFileName(entry.name) : null;
       if (user === null) this.log.warn({ dir, entry: entry.name }, 'ignoring unexpected entry in spool directory');
       else users.push(user);
