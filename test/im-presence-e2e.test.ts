@@ -1,0 +1,63 @@
+// End to end: two slixmpp clients over a real socket work through RFC 6121 —
+// roster, a subscription handshake slixmpp completes on its own, a status change,
+// and the unavailable presence the server sends when a connection drops.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, startServer, type TestServer } from './harness/server.js';
+
+function slixPresence(options: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const script = join(ROOT, 'test', 'harness', 'slix_presence.py');
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/python3', [script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const t = setTimeout(() => p.kill('SIGKILL'), 60000);
+    p.on('exit', () => {
+      clearTimeout(t);
+      const line = out.trim().split('\n').pop() ?? '';
+      try { resolve(JSON.parse(line) as Record<string, unknown>); } catch { reject(new Error(`slixmpp driver failed: ${err || out}`)); }
+    });
+  });
+}
+
+describe('RFC 6121 with slixmpp', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startServer({ sets: ['c2s.require_encryption=false'] });
+    server.adduser('alice@localhost', 'alicepw');
+    server.adduser('bob@localhost', 'bobpw');
+  });
+  after(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+
+  test('roster, mutual subscription, status, and unavailable on a dropped connection', async () => {
+    const r = await slixPresence({
+      host: '127.0.0.1', port: server.starttlsPort, timeout: 10,
+      alice: { jid: 'alice@localhost/laptop', password: 'alicepw' },
+      bob: { jid: 'bob@localhost/phone', password: 'bobpw' },
+    });
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    assert.equal(r.alice_sub, 'both');
+    assert.equal(r.bob_sub, 'both');
+    assert.equal(r.bob_sees_alice, true);
+    assert.equal(r.alice_sees_bob, true);
+    assert.equal(r.bob_saw_status, true);
+    assert.equal(r.bob_saw_alice_leave, true);
+    assert.equal(r.ok, true);
+  });
+
+  test('the subscription survives in the spool in its XEP-0227 form', async () => {
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const dir = join(server.spool, 'localhost');
+    const file = readdirSync(dir).find((f) => f.startsWith('alice') && f.endsWith('.xml'))!;
+    const xml = readFileSync(join(dir, file), 'utf8');
+    assert.match(xml, /<query xmlns=["']jabber:iq:roster["'] ver=["']\d+["']><item jid=["']bob@localhost["'] subscription=["']both["']\/><\/query>/);
+  });
+});
