@@ -19,6 +19,7 @@ import version from './modules/xep0092-version.js';
 import roster from './modules/rfc6121-roster.js';
 import presence from './modules/rfc6121-presence.js';
 import offline from './modules/xep0160-offline.js';
+import delay from './modules/xep0203-delay.js';
 import register from './modules/xep0077-register.js';
 import vcard from './modules/xep0054-vcard.js';
 import privateStorage from './modules/xep0049-private.js';
@@ -30,7 +31,7 @@ import browse from './modules/xep0011-browse.js';
 
 /** Every feature module, in load order (disco first: it lists what the others register). */
 export const MODULES: readonly ModuleDefinition[] = [
-  disco, ping, version, roster, presence, offline, register,
+  disco, ping, version, roster, presence, offline, delay, register,
   vcard, privateStorage, last, time, legacyTime, agents, browse,
 ];
 

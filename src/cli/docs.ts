@@ -24,6 +24,10 @@ const CORE_SPECS: Array<[string, string, string]> = [
 export function specTable(): string {
   const rows = CORE_SPECS.map(([spec, what, status]) => `| ${spec} | ${what} | ${status} |`);
   for (const m of MODULES) {
+    if (m.rfc) {
+      const what = `RFC ${m.rfc.number}${m.rfc.section ? ` §${m.rfc.section}` : ''}`;
+      rows.push(`| [${what}](https://www.rfc-editor.org/rfc/rfc${m.rfc.number}) | module \`${m.name}\`${m.rfc.note ? ` (${m.rfc.note})` : ''} | complete |`);
+    }
     if (!m.xep) continue;
     const n = String(m.xep.number).padStart(4, '0');
     const link = `[XEP-${n}](https://xmpp.org/extensions/xep-${n}.html)`;
