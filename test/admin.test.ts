@@ -67,6 +67,21 @@ describe('admin commands on the running server', () => {
     await ben.waitFor(/type=["']headline["'][\s\S]*?Wartung um 18 Uhr/);
   });
 
+  test('roster add puts a contact into a roster and pushes it to the user\'s client', async () => {
+    ann.socket.write("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>");
+    await ann.waitFor(/<iq[^>]*id=["']r1["'][^>]*>|<iq[^>]*type=["']result["'][^>]*id=["']r1["']/);
+    const r = await cli(server, ['roster', 'add', 'ann@localhost', 'ben@localhost', '--name', 'Ben vom Helpdesk', '--group', 'Team', '--group', 'IT']);
+    assert.equal(r.code, 0, r.err);
+    const push = await ann.waitFor(/<iq[^>]*type=["']set["'][\s\S]*?<\/iq>/);
+    assert.match(push, /<item[^>]*jid=["']ben@localhost["']/);
+    assert.match(push, /name=["']Ben vom Helpdesk["']/);
+    assert.match(push, /<group>Team<\/group>/);
+    assert.match(push, /<group>IT<\/group>/);
+    const r2 = await cli(server, ['roster', 'add', 'ghost@localhost', 'ben@localhost']);
+    assert.equal(r2.code, 1);
+    assert.match(r2.err, /does not exist/);
+  });
+
   test('bad requests fail with exit code 1 and a message', async () => {
     const r1 = await cli(server, ['kick', 'nobody@localhost']);
     assert.equal(r1.code, 1);
