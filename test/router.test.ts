@@ -146,4 +146,26 @@ describe('router', () => {
     await a.inject("<message id='j' to='a@b@c'><body>x</body></message>");
     assert.equal(condition(a.take()[0]!), 'jid-malformed');
   });
+
+  test('a component receives every stanza for its domain; its errors become error replies', async () => {
+    const seen: string[] = [];
+    const comp = defineModule({
+      name: 'comp',
+      load(api) {
+        api.component('rooms.example.org', (ev) => {
+          seen.push(`${ev.kind} ${ev.to.toString()}`);
+          if (ev.kind === 'iq') throw new StanzaError('item-not-found');
+          return true;
+        });
+      },
+    });
+    const w = await world([...MODULES, comp]);
+    const a = await w.connect('alice@example.org/a');
+    await a.inject("<presence to='lobby@rooms.example.org/Alice'/>");
+    await a.inject("<iq type='get' id='c1' to='rooms.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    assert.deepEqual(seen, ['presence lobby@rooms.example.org/Alice', 'iq rooms.example.org']);
+    const [err] = a.take().filter((el) => el.name === 'iq');
+    assert.equal(condition(err!), 'item-not-found');
+    assert.equal(err!.attrs.from, 'rooms.example.org');
+  });
 });

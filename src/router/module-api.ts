@@ -6,7 +6,7 @@ import type { Element } from '../xml/element.js';
 import type { Config } from '../config/types.js';
 import type { AccountStore, Codec, KeyValStore, ListStore, Storage } from '../storage/types.js';
 import type { Handler } from './events.js';
-import type { Router, StanzaEvent } from './router.js';
+import type { ComponentHandler, Router, StanzaEvent } from './router.js';
 import type { SessionRegistry } from './sessions.js';
 import { iqPayload, iqResult } from './stanza.js';
 import type { Session } from './session.js';
@@ -78,6 +78,11 @@ export interface ModuleApi {
   streamFeature(phase: FeaturePhase, make: (ctx: StreamContext) => Element | null): void;
   /** An iq a client may send before it authenticates (in-band registration). */
   preAuthIq(type: 'get' | 'set', ns: string, name: string, handler: PreAuthHandler): void;
+  /**
+   * Serves a domain in this process (conference.<host>): every stanza addressed to it
+   * or to any JID at it goes to the handler, which replies with api.send.
+   */
+  component(domain: string, handler: ComponentHandler): void;
   /** Offers a service to other modules (withdrawn on unload). */
   provide<K extends keyof ServiceMap>(name: K, service: ServiceMap[K]): void;
   /** A service another module offers, if it is loaded. */
@@ -168,6 +173,9 @@ export function createModuleApi(def: ModuleDefinition, ctx: ModuleContext, undo:
     },
     preAuthIq(type, ns, name, handler) {
       undo.push(router.client.addPreAuthIq(type, ns, name, handler));
+    },
+    component(domain, handler) {
+      undo.push(router.addComponent(domain, handler));
     },
     provide(name, service) {
       undo.push(router.services.provide(name, service));

@@ -14,7 +14,10 @@ import { ClientExtensions } from './client-extensions.js';
 import { ServiceRegistry } from './services.js';
 import { errorReply, iqPayload, iqResult, mayReplyWithError } from './stanza.js';
 
-export type Target = 'host' | 'self' | 'bare' | 'full' | 'remote';
+export type Target = 'host' | 'self' | 'bare' | 'full' | 'remote' | 'component';
+
+/** Takes every stanza addressed to a component's domain (a MUC service, say). */
+export type ComponentHandler = (ev: StanzaEvent) => void | boolean | Promise<void | boolean>;
 
 export interface StanzaEvent {
   stanza: Element;
@@ -40,6 +43,8 @@ export class Router {
   readonly client = new ClientExtensions();
   /** Services modules offer one another (and the admin socket) by name. */
   readonly services = new ServiceRegistry();
+  /** In-process components by domain (conference.<host>, ...). */
+  private readonly components = new Map<string, ComponentHandler>();
 
   constructor(
     private readonly hosts: ReadonlySet<string>,
@@ -49,6 +54,19 @@ export class Router {
 
   isLocal(domain: string): boolean {
     return this.hosts.has(domain);
+  }
+
+  /** Serves a domain in this process; returns the undo. */
+  addComponent(domain: string, handler: ComponentHandler): () => void {
+    if (this.hosts.has(domain) || this.components.has(domain)) throw new Error(`${domain} is already served`);
+    this.components.set(domain, handler);
+    return () => {
+      if (this.components.get(domain) === handler) this.components.delete(domain);
+    };
+  }
+
+  isComponent(domain: string): boolean {
+    return this.components.has(domain);
   }
 
   /**
@@ -75,7 +93,8 @@ export class Router {
         }
         return;
       }
-      if (!this.isLocal(to.domain)) target = 'remote';
+      if (this.components.has(to.domain)) target = 'component';
+      else if (!this.isLocal(to.domain)) target = 'remote';
       else if (!to.local) target = 'host';
       else if (!to.resource) target = kind === 'iq' && to.equals(from.bare) ? 'self' : 'bare';
       else target = 'full';
@@ -84,6 +103,7 @@ export class Router {
     // Availability is bookkept before any module sees the presence, so handlers
     // (broadcast, offline delivery) see the session as it now is.
     if (kind === 'presence' && target === 'self') this.updateOwnPresence(ev);
+    if (target === 'component') return this.settle(ev, this.toComponent(ev));
     return this.settle(ev, kind === 'iq' ? this.dispatchIq(ev) : this.dispatch(ev));
   }
 
@@ -118,6 +138,15 @@ export class Router {
   userExists(jid: Jid): boolean | Promise<boolean> {
     if (this.sessions.isOnline(jid.bareString())) return true;
     return this.accounts.exists(jid.domain, jid.local);
+  }
+
+  private toComponent(ev: StanzaEvent): void | Promise<void> {
+    try {
+      const r = this.components.get(ev.to.domain)!(ev);
+      if (r instanceof Promise) return r.then(() => undefined);
+    } catch (err) {
+      return this.handlerFailed(ev, err);
+    }
   }
 
   private settle(ev: StanzaEvent, r: void | Promise<void>): void | Promise<void> {
