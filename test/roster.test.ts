@@ -586,3 +586,19 @@ describe('the roster service', () => {
 function itemPart(state: SubscriptionState): string {
   return state.replace(/ \+ Pending In$/, '').replace('Pending Out+In', 'Pending Out');
 }
+
+describe('account removal (XEP-0077 §3.2)', () => {
+  test('removing an account cancels its subscriptions: contacts get unsubscribe and unsubscribed', async () => {
+    const w = await world(MODULES);
+    const { alice, bob } = await pair(w);
+    await rosters(w).set(HOST, 'alice', rosterIn('Both', `alice@${HOST}`, `bob@${HOST}`));
+    await rosters(w).set(HOST, 'bob', rosterIn('Both', `bob@${HOST}`, `alice@${HOST}`));
+    await alice.inject("<iq type='set' id='rm'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    const atBob = bob.take();
+    assert.equal(presences(atBob, 'unsubscribe').length, 1);
+    assert.equal(presences(atBob, 'unsubscribed').length, 1);
+    assert.equal(presences(atBob, 'unsubscribed')[0]!.attrs.from, `alice@${HOST}`);
+    assert.equal((await stored(w, 'bob')).items.get(`alice@${HOST}`)?.subscription, 'none');
+    assert.equal(await w.storage.accounts.exists(HOST, 'alice'), false);
+  });
+});

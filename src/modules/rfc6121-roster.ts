@@ -7,7 +7,7 @@ import { clone } from 'ltx';
 import { defineModule } from '../router/module-api.js';
 import { StanzaError } from '../errors.js';
 import { x } from '../xml/element.js';
-import { parseJid } from '../jid/index.js';
+import { jid, parseJid } from '../jid/index.js';
 import { iqPayload } from '../router/stanza.js';
 import type { RosterService } from '../router/services.js';
 import type { Session } from '../router/session.js';
@@ -131,6 +131,16 @@ export default defineModule({
         return false;
       });
     }, -10);
+
+    // XEP-0077 §3.2: on account removal the server SHOULD cancel the user's
+    // subscriptions, as if every item were removed (§2.5.2).
+    api.onAccount('deleting', async ({ host, user }) => {
+      const owner = jid(user, host);
+      const roster = await store.read(owner);
+      for (const item of roster.items.values()) {
+        await subscriptions.itemRemoved(owner, parseJid(item.jid), item, roster.pending.has(item.jid));
+      }
+    });
 
     const service: RosterService = {
       async subscription(user, contact) {

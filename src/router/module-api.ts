@@ -72,8 +72,8 @@ export interface ModuleApi {
   readonly accountAdmin: AccountService;
   /** Session lifecycle: 'bound' after resource binding, 'closed' once it left the registry (also on a dropped socket). */
   onSession(event: 'bound' | 'closed', handler: (session: Session) => void | Promise<void>, priority?: number): void;
-  /** Account lifecycle: 'created', 'deleted' (after the change is durable). */
-  onAccount(event: 'created' | 'deleted', handler: (ev: AccountEvent) => void | Promise<void>): void;
+  /** Account lifecycle: 'created', 'deleted' (after the change is durable), 'deleting' (just before the data goes). */
+  onAccount(event: 'created' | 'deleting' | 'deleted', handler: (ev: AccountEvent) => void | Promise<void>): void;
   /** A stream feature offered to clients before authentication, or on the stream after it (with bind). */
   streamFeature(phase: FeaturePhase, make: (ctx: StreamContext) => Element | null): void;
   /** An iq a client may send before it authenticates (in-band registration). */
@@ -156,6 +156,8 @@ export function createModuleApi(def: ModuleDefinition, ctx: ModuleContext, undo:
       },
       setPassword: (host, user, password) => ctx.accounts.setPassword(host, user, password),
       async remove(host, user) {
+        // Before the data is gone: the roster module tells the contacts (XEP-0077 §3.2).
+        if (await ctx.accounts.exists(host, user)) await router.accountEvents.fire('deleting', { host, user });
         const removed = await ctx.accounts.remove(host, user);
         if (removed) await router.accountEvents.fire('deleted', { host, user });
         return removed;
