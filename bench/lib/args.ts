@@ -1,0 +1,113 @@
+// Command-line options shared by the benchmarks, and the checks on them.
+import { isIPv4 } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { TLS_MODES, type TlsMode } from '../client/session.js';
+import type { UserSet } from './server.js';
+
+export class UsageError extends Error {}
+
+/** parseArgs option specs every benchmark takes. */
+export const COMMON_OPTIONS = {
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string' },
+  'direct-port': { type: 'string' },
+  domain: { type: 'string', default: 'localhost' },
+  users: { type: 'string' },
+  password: { type: 'string', default: 'bench-secret' },
+  tls: { type: 'string' },
+  spawn: { type: 'boolean', default: false },
+  source: { type: 'string' },
+  out: { type: 'string' },
+  timeout: { type: 'string' },
+  'login-timeout': { type: 'string', default: '30000' },
+  iterations: { type: 'string', default: '10000' },
+  'server-log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export const COMMON_HELP = `Target (one of):
+  --spawn                  start a temporary Rohrpost (127.0.0.1, ephemeral ports), create the users, stop it after
+  --host IP --port N       an already running server (default host 127.0.0.1; port 5222, direct TLS --direct-port 5223)
+                           it must allow SASL on plaintext streams for --tls none, and lift its per-IP connection limit
+Options:
+  --domain NAME            XMPP domain (default localhost)
+  --users PREFIX/COUNT     accounts PREFIX0 .. PREFIX(COUNT-1) (default bench/<N>)
+  --password PW            their password (default bench-secret)
+  --tls LIST               comma list of none, starttls, direct
+  --source LIST            client source addresses: 127.0.0.1,127.0.0.2 or a range 127.0.0.1-127.0.0.8
+  --out FILE               also write the results as JSON
+  --timeout S              time budget of the whole run in seconds
+  --login-timeout MS       one login's time limit (default 30000)
+  --iterations N           PBKDF2 iterations of created accounts with --spawn (default 10000, the server's default)
+  --server-log-level L     log level of the spawned server (default info)`;
+
+export function int(value: string | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not '${value}'`);
+  }
+  return n;
+}
+
+export function parseUsers(value: string | undefined, defaultCount: number): UserSet {
+  if (value === undefined) return { prefix: 'bench', count: defaultCount };
+  const m = /^([^/\s@]*)\/(\d+)$/.exec(value);
+  if (!m || Number(m[2]) < 1) throw new UsageError(`--users must look like PREFIX/COUNT (e.g. bench/1000), not '${value}'`);
+  return { prefix: m[1]!, count: Number(m[2]) };
+}
+
+export function parseTlsModes(value: string | undefined, fallback: TlsMode[]): TlsMode[] {
+  if (value === undefined) return fallback;
+  const modes = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of modes) if (!TLS_MODES.includes(m as TlsMode)) throw new UsageError(`--tls takes none, starttls, direct; not '${m}'`);
+  if (modes.length === 0) throw new UsageError('--tls needs at least one mode');
+  return modes as TlsMode[];
+}
+
+/** '127.0.0.1,127.0.0.2' or '127.0.0.1-127.0.0.8' (last octet range) -> addresses. */
+export function parseSources(value: string | undefined): string[] {
+  if (value === undefined || value === '') return [];
+  const out: string[] = [];
+  for (const part of value.split(',').map((s) => s.trim())) {
+    const range = /^(\d+\.\d+\.\d+\.)(\d+)-(?:\d+\.\d+\.\d+\.)?(\d+)$/.exec(part);
+    if (range) {
+      const [from, to] = [Number(range[2]), Number(range[3])];
+      if (from > to || to > 255) throw new UsageError(`bad address range '${part}'`);
+      for (let i = from; i <= to; i++) out.push(`${range[1]}${i}`);
+    } else if (isIPv4(part)) {
+      out.push(part);
+    } else {
+      throw new UsageError(`--source takes IPv4 addresses or a range, not '${part}'`);
+    }
+  }
+  for (const a of out) if (!a.startsWith('127.')) throw new UsageError(`source address ${a} is not a loopback address`);
+  return out;
+}
+
+/** n source addresses 127.0.0.1 .. 127.0.0.n. */
+export function loopbackSources(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/** Where and on what the benchmark ran, for the JSON output. */
+export function environment(): Record<string, unknown> {
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(totalmem() / 2 ** 20),
+  };
+}
+
+export function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Progress and notes go to stderr; stdout carries only the result table. */
+export function note(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
