@@ -10,6 +10,7 @@ import type { Router } from '../router/router.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { XmppStream } from '../stream/xmpp-stream.js';
+import { NameCache } from '../xml/parser.js';
 import { NS_CLIENT } from '../stream/namespaces.js';
 import { x } from '../xml/element.js';
 import { C2sSession } from './session.js';
@@ -29,6 +30,8 @@ export class C2sListeners {
   private open = 0;
   private readonly servers: net.Server[] = [];
   private sweeper: NodeJS.Timeout | null = null;
+  /** One name cache for all client streams: it costs ~9 KB, the names are the same everywhere. */
+  private readonly names = new NameCache();
   private readonly ctx: C2sContext;
 
   constructor(private readonly config: Config, private readonly log: Logger, storage: Storage,
@@ -116,6 +119,7 @@ export class C2sListeners {
       },
       maxSendBuffer: this.config.limits.max_send_buffer,
       onInternalError: (err) => this.log.error({ err }, 'internal error in stream'),
+      names: this.names,
     });
     const session = new C2sSession(stream, this.ctx, this.router);
     this.sessions.add(session);

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type TlsOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { StreamParser, type ParserLimits, type StreamHeader } from '../xml/parser.js';
+import { StreamParser, type NameCache, type ParserLimits, type StreamHeader } from '../xml/parser.js';
 import { escapeXML, type Element } from '../xml/element.js';
 import { StreamError, type StreamErrorCondition } from '../errors.js';
 import { NS_STREAMS, NS_STREAM_ERRORS } from './namespaces.js';
@@ -29,6 +29,8 @@ export interface StreamOptions {
   maxSendBuffer: number;
   /** Where bugs in policy code are reported (the stream then ends with internal-server-error). */
   onInternalError(err: unknown): void;
+  /** Shared by the streams of a listener (a parser's name cache is ~9 KB). */
+  names?: NameCache;
 }
 
 /** Seconds to wait for the peer's </stream:stream> before dropping the socket. */
@@ -54,7 +56,7 @@ export class XmppStream {
       stanza: (el, ns) => this.guard(() => this.policy.element(el, ns)),
       streamEnd: () => this.close(),
       error: (err) => this.fail(err.condition, err.text),
-    }, opts.limits);
+    }, opts.limits, opts.names);
     this.attach(socket);
   }
 

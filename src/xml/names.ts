@@ -25,6 +25,16 @@ const MAX_KNOWN_LENGTH = 32;
 // Shorter slices are copies in V8 already.
 const MIN_SLICED_LENGTH = 13;
 
+/**
+ * Recently seen names. About 9 KB, so one is shared by all the streams of a listener
+ * (passed down from it) rather than kept per stream: the names are the same everywhere,
+ * and what is cached never changes a result, only how fast it comes.
+ */
+export class NameCache {
+  readonly known: string[] = new Array<string>(SLOTS * WAYS).fill('');
+  readonly knownFlags = new Uint8Array(SLOTS * WAYS);
+}
+
 export class NameReader {
   /** The last name read, as a string. */
   name = '';
@@ -33,8 +43,13 @@ export class NameReader {
   /** NAME_* bits of the last name. */
   flags = 0;
 
-  private readonly known: string[] = new Array<string>(SLOTS * WAYS).fill('');
-  private readonly knownFlags = new Uint8Array(SLOTS * WAYS);
+  private readonly known: string[];
+  private readonly knownFlags: Uint8Array;
+
+  constructor(cache: NameCache = new NameCache()) {
+    this.known = cache.known;
+    this.knownFlags = cache.knownFlags;
+  }
 
   /** Reads the Name starting at i and returns its end, or -1 if the input ends inside it. */
   read(s: string, i: number, source: Buffer): number {

@@ -17,6 +17,8 @@ import { NamespaceScope } from './scope.js';
 import { PrologReader } from './prolog.js';
 import { OpenElements } from './stack.js';
 import { StartTagReader } from './tag.js';
+import type { NameCache } from './names.js';
+export { NameCache } from './names.js';
 import { TokenKind, UnfinishedToken } from './unfinished.js';
 import { Violation, notWellFormed, policyViolation, restrictedXml } from './violation.js';
 
@@ -108,7 +110,8 @@ export class StreamParser {
   private header: StreamHeader | null = null;
   private stanza: Element | null = null;
 
-  constructor(handler: StreamParserHandler, limits?: Partial<ParserLimits>) {
+  /** `names` may be shared by many parsers (see NameCache); each gets its own otherwise. */
+  constructor(handler: StreamParserHandler, limits?: Partial<ParserLimits>, names?: NameCache) {
     this.handler = handler;
     // A limit given as undefined (an unset config key) keeps its default rather than vanishing.
     this.limits = {
@@ -116,7 +119,7 @@ export class StreamParser {
       maxDepth: limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth,
       maxAttributes: limits?.maxAttributes ?? DEFAULT_LIMITS.maxAttributes,
     };
-    this.tags = new StartTagReader(this.scope, this.limits.maxAttributes);
+    this.tags = new StartTagReader(this.scope, this.limits.maxAttributes, names);
     this.limitAt = this.limits.maxStanzaSize;
   }
 

@@ -4,7 +4,7 @@ import type { Buffer } from 'node:buffer';
 import { Element } from './element.js';
 import { CHAR_CLASS, SPACE, VALUE_STOP, isNameStartCodePoint } from './chars.js';
 import { readAttributeValue } from './content.js';
-import { NAME_HAS_COLON, NAME_IS_XMLNS, NameReader } from './names.js';
+import { NAME_HAS_COLON, NAME_IS_XMLNS, NameReader, type NameCache } from './names.js';
 import type { NamespaceScope } from './scope.js';
 import { notWellFormed, policyViolation, type Violation } from './violation.js';
 
@@ -28,11 +28,13 @@ export class StartTagReader {
   /** Scope depth before this element's declarations, to truncate back to when it closes. */
   scopeMark = 0;
 
-  private readonly names = new NameReader();
+  private readonly names: NameReader;
   private readonly attributeNames: string[] = [];
   private readonly attributeFlags: number[] = [];
 
-  constructor(private readonly scope: NamespaceScope, private readonly maxAttributes: number) {}
+  constructor(private readonly scope: NamespaceScope, private readonly maxAttributes: number, names?: NameCache) {
+    this.names = new NameReader(names);
+  }
 
   /**
    * Reads the start tag whose name begins at p (just after '<'). Returns the index after its '>',
