@@ -28,11 +28,12 @@ import time from './modules/xep0202-time.js';
 import legacyTime from './modules/xep0090-legacy-time.js';
 import agents from './modules/xep0094-agents.js';
 import browse from './modules/xep0011-browse.js';
+import muc from './modules/xep0045-muc.js';
 
 /** Every feature module, in load order (disco first: it lists what the others register). */
 export const MODULES: readonly ModuleDefinition[] = [
   disco, ping, version, roster, presence, offline, delay, register,
-  vcard, privateStorage, last, time, legacyTime, agents, browse,
+  vcard, privateStorage, last, time, legacyTime, agents, browse, muc,
 ];
 
 export interface RunningServer {

@@ -524,7 +524,8 @@ describe('XEP-0094 agents and XEP-0011 browse', () => {
       api.item('pubsub.example.org');
     },
   });
-  const NO_REGISTER = MODULES.filter((m) => m.name !== 'register');
+  // Without the real registration and MUC modules, so the fake services above are all there is.
+  const NO_REGISTER = MODULES.filter((m) => m.name !== 'register' && m.name !== 'muc');
 
   test('agents lists the server with the register and search flags its features earn, then the disco items', async () => {
     const w = await world([...NO_REGISTER, services]);
