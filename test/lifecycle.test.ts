@@ -127,3 +127,27 @@ test('whitespace keepalives between stanzas are accepted; the closing handshake 
     server.cleanup();
   }
 });
+
+test('an idle session is pinged, and closed with connection-timeout when it does not answer', async () => {
+  const server = await startServer({ sets: [...PLAINTEXT, 'limits.idle_timeout=2'] });
+  try {
+    server.adduser('ida@localhost', 'pw');
+    server.adduser('ole@localhost', 'pw');
+    // One that answers the ping stays; one that does not is closed.
+    const answering = await rawLogin(server.starttlsPort, 'ole', 'pw', 'r');
+    answering.socket.on('data', (d: Buffer) => {
+      const m = /<iq[^>]*type=["']get["'][^>]*id=["']([^"']+)["'][^>]*>\s*<ping/.exec(d.toString());
+      if (m) answering.socket.write(`<iq type='result' id='${m[1]}' to='localhost'/>`);
+    });
+    const silent = await rawLogin(server.starttlsPort, 'ida', 'pw', 'r');
+    await silent.waitFor(/<ping xmlns=["']urn:xmpp:ping["']/, 15000);
+    await silent.closed;
+    assert.equal(streamErrorCondition(silent.data()), 'connection-timeout');
+    await answering.waitFor(/<ping xmlns=["']urn:xmpp:ping["']/, 15000);
+    assert.equal(answering.socket.destroyed, false, 'a session that answers its pings stays');
+    answering.socket.destroy();
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});

@@ -19,7 +19,7 @@ import type { C2sContext } from './context.js';
 const NS_PING = 'urn:xmpp:ping';
 /** How often idle and unauthenticated connections are checked. */
 const SWEEP_MS = 5000;
-/** After an idle ping, how long the client has to show signs of life. */
+/** After an idle ping, how long the client has to show signs of life (at most idle_timeout). */
 const PING_GRACE_MS = 60_000;
 
 export interface C2sAddresses { starttls: AddressInfo | null; directTls: AddressInfo | null }
@@ -136,12 +136,13 @@ export class C2sListeners {
         if (now - s.openedAt > authMs) s.close('connection-timeout', 'authentication took too long');
         continue;
       }
-      const silent = now - s.stream.lastRead;
-      if (silent < idleMs) { s.pingedAt = 0; continue; }
+      // Anything heard since the ping (its answer, say) counts as an answer.
+      if (s.pingedAt !== 0 && s.stream.lastRead >= s.pingedAt) s.pingedAt = 0;
+      if (now - s.stream.lastRead < idleMs) continue;
       if (s.pingedAt === 0) {
         s.pingedAt = now;
         s.send(x('iq', { type: 'get', id: `idle-${now}`, from: s.host, to: s.jid.toString() }, x('ping', { xmlns: NS_PING })));
-      } else if (now - s.pingedAt > PING_GRACE_MS) {
+      } else if (now - s.pingedAt > Math.min(PING_GRACE_MS, idleMs)) {
         s.close('connection-timeout', 'no answer to ping');
       }
     }
