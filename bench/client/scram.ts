@@ -1,5 +1,5 @@
 // SCRAM client (RFC 5802) for the load tool: SHA-1 and SHA-256, without channel
-// binding (GS2 header 'n,,'). User names and passwords are used as given: the
+// binding (GS2 header 'n,,') or, for the -PLUS tests, with one. User names and passwords are used as given: the
 // benchmark accounts are ASCII, so SASLprep would change nothing.
 //
 // The salted password (PBKDF2, the costly part) is cached by password, salt and
@@ -94,23 +94,32 @@ export interface ScramClientOptions {
   /** The client nonce; random by default (tests pass the RFC's). */
   nonce?: string;
   cache?: SaltedPasswordCache;
+  /** For the -PLUS mechanisms: the channel binding type and this connection's data for it. */
+  binding?: { type: string; data: Buffer };
 }
 
 /** One SCRAM exchange: first() -> final(serverFirst) -> verify(serverFinal). */
 export class ScramClient {
   private readonly nonce: string;
   private readonly firstBare: string;
+  private readonly gs2Header: string;
+  /** The c= attribute: base64 of the gs2 header and, with -PLUS, the binding data. */
+  private readonly channelBinding: string;
   private serverSignature: Buffer | null = null;
 
   constructor(private readonly hash: ScramHashName, username: string, private readonly password: string,
     private readonly opts: ScramClientOptions = {}) {
     this.nonce = opts.nonce ?? randomNonce();
     this.firstBare = `n=${escapeSaslname(username)},r=${this.nonce}`;
+    this.gs2Header = opts.binding ? `p=${opts.binding.type},,` : GS2_NO_BINDING;
+    this.channelBinding = opts.binding
+      ? Buffer.concat([Buffer.from(this.gs2Header), opts.binding.data]).toString('base64')
+      : CHANNEL_BINDING_NONE;
   }
 
   /** client-first-message: gs2-header client-first-message-bare. */
   first(): string {
-    return GS2_NO_BINDING + this.firstBare;
+    return this.gs2Header + this.firstBare;
   }
 
   /** client-final-message for the server-first-message; remembers the expected ServerSignature. */
@@ -119,7 +128,7 @@ export class ScramClient {
     const salted = this.opts.cache
       ? this.opts.cache.get(this.hash, this.password, sf.salt, sf.iterations)
       : saltedPassword(this.hash, this.password, sf.salt, sf.iterations);
-    const withoutProof = `c=${CHANNEL_BINDING_NONE},r=${sf.nonce}`;
+    const withoutProof = `c=${this.channelBinding},r=${sf.nonce}`;
     const authMessage = `${this.firstBare},${serverFirst},${withoutProof}`;
     const clientKey = hmac(this.hash, salted, 'Client Key');
     const storedKey = createHash(DIGESTS[this.hash].algorithm).update(clientKey).digest();
