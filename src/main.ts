@@ -75,6 +75,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     },
     async stop() {
       await admin.close();
+      // Modules tell the clients first (conference rooms: status 332), then streams close.
+      await router.shutdown();
       await c2s.shutdown();
       await storage.close();
       log.info('Rohrpost stopped');

@@ -151,3 +151,18 @@ test('an idle session is pinged, and closed with connection-timeout when it does
     server.cleanup();
   }
 });
+
+test('on SIGTERM, conference occupants are told the service goes down (status 332) before the stream closes', async () => {
+  const server = await startServer({ sets: PLAINTEXT });
+  server.adduser('mia@localhost', 'pw');
+  const s = await rawLogin(server.starttlsPort, 'mia', 'pw', 'r');
+  s.socket.write("<presence to='lobby@conference.localhost/Mia'/>");
+  await s.waitFor(/from=["']lobby@conference\.localhost\/Mia["']/);
+  await server.stop();
+  await s.closed;
+  const data = s.data();
+  const notice = data.search(/<status code=["']332["']/);
+  assert.ok(notice > 0, 'an unavailable presence with status 332');
+  assert.ok(notice < data.indexOf('system-shutdown'), 'before the stream error');
+  server.cleanup();
+});

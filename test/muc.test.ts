@@ -12,6 +12,11 @@ import { parseJid } from '../src/jid/index.js';
 import { StanzaError } from '../src/errors.js';
 import type { StanzaEvent } from '../src/router/router.js';
 import { MucService, type RoomCreation } from '../src/modules/muc/service.js';
+import { ModuleHost } from '../src/router/modules.js';
+import type { Config } from '../src/config/types.js';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 
 const SVC = 'conference.example.org';
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
@@ -407,5 +412,124 @@ describe('XEP-0045 multi-user chat', () => {
     assert.equal(local.rooms.size, 1);
     const closed = make('nobody');
     await assert.rejects(join(closed, 'alice@example.org/a'), (e: unknown) => e instanceof StanzaError && e.condition === 'not-allowed');
+  });
+
+  describe('configuration (muc.*) and persistence', () => {
+    /** A world whose muc module loads with changed settings and a spool in a temp directory. */
+    async function configured(change: (muc: Config['muc']) => void, spool?: string): Promise<TestWorld & { spoolDir: string }> {
+      const w = await world(MODULES.filter((m) => m.name !== 'muc'));
+      w.config.spool = spool ?? mkdtempSync(joinPath(tmpdir(), 'muc-spool-'));
+      change(w.config.muc);
+      await new ModuleHost(w.context).load(muc);
+      return Object.assign(w, { spoolDir: w.config.spool });
+    }
+    const roomFile = (spool: string, svc: string, name: string) => joinPath(spool, svc, 'rooms', `${name}.xml`);
+
+    test('domain_prefix names the service; enabled: false serves none', async () => {
+      const w = await configured((m) => { m.domain_prefix = 'chat'; });
+      const alice = await w.connect('alice@example.org/a');
+      await alice.inject(`<presence to='r@chat.example.org/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
+      assert.equal(alice.take().find((e) => e.name === 'presence')!.attrs.from, 'r@chat.example.org/Alice');
+      const off = await configured((m) => { m.enabled = false; });
+      const bob = await off.connect('bob@example.org/b');
+      const info = await iq(bob, SVC, 'get', `<query xmlns='${NS_DISCO_INFO}'/>`);
+      assert.equal(info.attrs.type, 'error');
+      rmSync(w.spoolDir, { recursive: true, force: true });
+      rmSync(off.spoolDir, { recursive: true, force: true });
+    });
+
+    test('creation, max_users and history_default come from the configuration', async () => {
+      const w = await configured((m) => { m.creation = 'nobody'; });
+      const alice = await w.connect('alice@example.org/a');
+      assert.equal(condition((await join(alice, 'r', 'Alice'))[0]), 'not-allowed');
+      const v = await configured((m) => { m.max_users = 2; m.history_default = 1; });
+      const a = await room(v, 'small');
+      const form = (await iq(a, `small@${SVC}`, 'get', `<query xmlns='${NS_OWNER}'/>`)).getChild('query')!.getChild('x', 'jabber:x:data')!;
+      assert.equal(form.getChildren('field').find((f) => f.attrs.var === 'muc#roomconfig_maxusers')!.getChildText('value'), '2');
+      for (const t of ['one', 'two']) await a.inject(`<message type='groupchat' to='small@${SVC}'><body>${t}</body></message>`);
+      const bob = await v.connect('bob@example.org/b');
+      const got = await join(bob, 'small', 'Bob');
+      assert.deepEqual(messages(got).filter((m) => m.getChild('body')).map((m) => m.getChildText('body')), ['two']);
+      const carol = await v.connect('carol@example.org/c');
+      assert.equal(condition((await join(carol, 'small', 'Carol'))[0]), 'service-unavailable');
+      rmSync(w.spoolDir, { recursive: true, force: true });
+      rmSync(v.spoolDir, { recursive: true, force: true });
+    });
+
+    test('max_rooms_per_user: creating one room more is a resource-constraint', async () => {
+      const w = await configured((m) => { m.max_rooms_per_user = 2; });
+      const alice = await w.connect('alice@example.org/a');
+      await join(alice, 'r1', 'Alice');
+      await join(alice, 'r2', 'Alice');
+      assert.equal(condition((await join(alice, 'r3', 'Alice'))[0]), 'resource-constraint');
+      const bob = await w.connect('bob@example.org/b');
+      assert.ok(codes(presences(await join(bob, 'r3', 'Bob'))[0]!).includes(201), 'another user may still create');
+      rmSync(w.spoolDir, { recursive: true, force: true });
+    });
+
+    test('message_rate: messages past the rate within 10 s get policy-violation and are not broadcast', async () => {
+      const w = await configured((m) => { m.message_rate = 3; });
+      const alice = await room(w, 'fast');
+      const bob = await w.connect('bob@example.org/b');
+      await join(bob, 'fast', 'Bob');
+      alice.take();
+      for (let i = 0; i < 4; i++) await alice.inject(`<message type='groupchat' to='fast@${SVC}' id='m${i}'><body>${i}</body></message>`);
+      const own = alice.take();
+      assert.equal(own.filter((e) => e.attrs.type === 'groupchat').length, 3);
+      assert.equal(condition(own.find((e) => e.attrs.type === 'error')), 'policy-violation');
+      assert.equal(bob.take().filter((e) => e.attrs.type === 'groupchat').length, 3);
+      rmSync(w.spoolDir, { recursive: true, force: true });
+    });
+
+    test('a persistent room is stored (0600), loaded again by a new server, and its file goes when destroyed', async () => {
+      const w = await configured(() => {});
+      const alice = await room(w, 'keep', { persistentroom: '1', roomname: 'Kept & sound', passwordprotectedroom: '1', roomsecret: 's3cret' });
+      await alice.inject(`<message type='groupchat' to='keep@${SVC}'><subject>Topic</subject></message>`);
+      const adm = await iq(alice, `keep@${SVC}`, 'set', `<query xmlns='${NS_ADMIN}'><item jid='bob@example.org' affiliation='member'/></query>`);
+      assert.equal(adm.attrs.type, 'result');
+      const file = roomFile(w.spoolDir, SVC, 'keep');
+      assert.ok(existsSync(file));
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.match(readFileSync(file, 'utf8'), /Kept &amp; sound/);
+      // A temporary room leaves no file.
+      await room(w, 'temp');
+      assert.deepEqual(readdirSync(joinPath(w.spoolDir, SVC, 'rooms')), ['keep.xml']);
+
+      const w2 = await configured(() => {}, w.spoolDir);
+      const bob = await w2.connect('bob@example.org/b');
+      const info = (await iq(bob, `keep@${SVC}`, 'get', `<query xmlns='${NS_DISCO_INFO}'/>`)).getChild('query')!;
+      assert.equal(info.getChild('identity')!.attrs.name, 'Kept & sound');
+      assert.equal(condition((await join(bob, 'keep', 'Bob'))[0]), 'not-authorized');
+      const got = await join(bob, 'keep', 'Bob', '<password>s3cret</password>');
+      assert.equal(item(presences(got).at(-1)!)!.attrs.affiliation, 'member');
+      assert.equal(messages(got).at(-1)!.getChildText('subject'), 'Topic');
+      const items = (await iq(bob, SVC, 'get', `<query xmlns='${NS_DISCO_ITEMS}'/>`)).getChild('query')!.getChildren('item');
+      assert.deepEqual(items.map((i) => i.attrs.jid), [`keep@${SVC}`]);
+      const alice2 = await w2.connect('alice@example.org/a');
+      const d = await iq(alice2, `keep@${SVC}`, 'set', `<query xmlns='${NS_OWNER}'><destroy/></query>`);
+      assert.equal(d.attrs.type, 'result');
+      assert.equal(existsSync(file), false);
+      rmSync(w.spoolDir, { recursive: true, force: true });
+    });
+
+    test('shutdown: occupants leave with 332 and the persistent room stays stored', async () => {
+      const w = await configured(() => {});
+      const svc = new MucService({
+        domain: SVC, name: 'Chatrooms', creation: 'local', localHosts: new Set(['example.org']),
+        maxUsers: 10, historyLimit: 5, historyDefault: 5, send: (s) => { sent.push(s); },
+      });
+      const sent: Element[] = [];
+      const ev = (from: string) => ({
+        stanza: parse(`<presence from='${from}' to='down@${SVC}/N'/>`),
+        kind: 'presence', from: parseJid(from), to: parseJid(`down@${SVC}/N`), target: 'component', origin: null, router: w.router,
+      } as StanzaEvent);
+      await svc.handle(ev('alice@example.org/a'));
+      sent.length = 0;
+      await svc.shutdown();
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0]!.attrs.type, 'unavailable');
+      assert.ok(codes(sent[0]!).includes(332));
+      rmSync(w.spoolDir, { recursive: true, force: true });
+    });
   });
 });

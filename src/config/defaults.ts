@@ -31,6 +31,16 @@ export function defaultConfig(): Config {
     },
     roster: { max_items: 1000 },
     offline: { max_messages: 1000 },
+    muc: {
+      enabled: true,
+      domain_prefix: 'conference',
+      creation: 'local',
+      max_users: 200,
+      history_limit: 50,
+      history_default: 20,
+      max_rooms_per_user: 20,
+      message_rate: 50,
+    },
     admin: { socket: null },
     auth: {
       scram_iterations: 10000,

@@ -71,6 +71,18 @@ export const CONFIG_SCHEMA: SchemaNode = {
         max_messages: int(0, 1_000_000, 'Most messages stored for one offline user; 0 stores none.'),
       },
     },
+    muc: {
+      kind: 'section', description: 'Multi-user chat (XEP-0045)', fields: {
+        enabled: { kind: 'boolean', description: 'Serve a chat room service for every host.' },
+        domain_prefix: { kind: 'string', maxLength: 63, description: 'The service lives at <domain_prefix>.<host>.' },
+        creation: { kind: 'enum', values: ['anyone', 'local', 'nobody'], description: "Who may create rooms: anyone, users of this server's hosts (local), or nobody." },
+        max_users: int(0, 1_000_000, 'Default and largest number of occupants in one room; 0 means no limit.'),
+        history_limit: int(0, 10_000, 'Messages a room keeps for its history.'),
+        history_default: int(0, 10_000, 'Messages of history sent on joining when the client does not ask for an amount.'),
+        max_rooms_per_user: int(0, 1_000_000, 'Rooms one user may create and own; 0 means no limit.'),
+        message_rate: int(0, 1_000_000, 'Messages one occupant may send to a room within 10 seconds; 0 means no limit.'),
+      },
+    },
     admin: {
       kind: 'section', description: 'Administration', fields: {
         socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, kick, send, announce, roster) use to reach the running server; null: admin.sock in the spool directory.' },

@@ -49,6 +49,24 @@ export interface Config {
   };
   roster: { max_items: number };
   offline: { max_messages: number };
+  muc: {
+    /** Serve a multi-user chat service (XEP-0045) for every host. */
+    enabled: boolean;
+    /** The service lives at <domain_prefix>.<host>. */
+    domain_prefix: string;
+    /** Who may create rooms: any user, users of this server's hosts, or nobody. */
+    creation: 'anyone' | 'local' | 'nobody';
+    /** Default and largest occupant count per room; 0: no limit. */
+    max_users: number;
+    /** Messages a room keeps for history. */
+    history_limit: number;
+    /** Messages sent on join when the joiner does not say how many. */
+    history_default: number;
+    /** Rooms one user may own; 0: no limit. */
+    max_rooms_per_user: number;
+    /** Messages one occupant may send to a room within 10 seconds; 0: no limit. */
+    message_rate: number;
+  };
   admin: { socket: string | null };
   auth: {
     /** PBKDF2 iteration count for newly stored SCRAM credentials. */

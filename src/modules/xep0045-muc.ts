@@ -1,21 +1,16 @@
 // XEP-0045: Multi-User Chat — https://xmpp.org/extensions/xep-0045.html
 // XEP-0410: MUC Self-Ping — https://xmpp.org/extensions/xep-0410.html
 //
-// One MUC service per host at conference.<host>, served in-process through
-// api.component. The rooms, their occupants and the protocol live in muc/.
+// One MUC service per host at <muc.domain_prefix>.<host>, served in-process through
+// api.component. The rooms, their occupants and the protocol live in muc/;
+// persistent rooms are kept in the spool (muc/room-store.ts).
 import { defineModule } from '../router/module-api.js';
-import { MucService, type RoomCreation } from './muc/service.js';
+import { MucService } from './muc/service.js';
+import { FileRoomStore } from './muc/room-store.js';
 
-// TODO: these become config keys (muc.creation, muc.max_users, muc.history_*).
-/** Who may create rooms: 'anyone', 'local' (users of this server's hosts) or 'nobody'. */
-const MUC_ROOM_CREATION: RoomCreation = 'local';
-/** Default and largest maxusers per room; 0 for no limit. */
-const MUC_MAX_USERS = 200;
-/** Messages a room keeps for history. */
-const MUC_HISTORY_LIMIT = 50;
-/** Messages sent on join when the joiner does not say how many. */
-const MUC_HISTORY_DEFAULT = 20;
 const MUC_SERVICE_NAME = 'Chatrooms';
+/** One DNS label: the prefix becomes part of a domain name. */
+const DOMAIN_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export default defineModule({
   name: 'muc',
@@ -23,21 +18,30 @@ export default defineModule({
     number: 45,
     version: '1.34.x',
     status: 'partial',
-    note: 'rooms in memory only; no registration, voice requests or iqs between occupants',
+    note: 'no registration, voice requests or iqs between occupants',
   },
   load(api) {
+    const cfg = api.config.muc;
+    if (!cfg.enabled) return;
+    if (!DOMAIN_LABEL.test(cfg.domain_prefix)) {
+      throw new Error(`muc.domain_prefix '${cfg.domain_prefix}' is not a single lower-case DNS label`);
+    }
     const services: MucService[] = [];
     const localHosts = new Set(api.hosts);
     for (const host of api.hosts) {
-      const domain = `conference.${host}`;
+      const domain = `${cfg.domain_prefix}.${host}`;
       const service = new MucService({
         domain,
         name: MUC_SERVICE_NAME,
-        creation: MUC_ROOM_CREATION,
+        creation: cfg.creation,
         localHosts,
-        maxUsers: MUC_MAX_USERS,
-        historyLimit: MUC_HISTORY_LIMIT,
-        historyDefault: MUC_HISTORY_DEFAULT,
+        maxUsers: cfg.max_users,
+        historyLimit: cfg.history_limit,
+        historyDefault: cfg.history_default,
+        maxRoomsPerUser: cfg.max_rooms_per_user,
+        messageRate: cfg.message_rate,
+        store: new FileRoomStore(api.config.spool, domain),
+        onStoreError: (err, room) => api.log.error({ err, room: `${room}@${domain}` }, 'could not store a persistent room'),
         send: (stanza) => api.send(stanza),
       });
       services.push(service);
@@ -46,6 +50,10 @@ export default defineModule({
     }
     api.onSession('closed', async (session) => {
       for (const s of services) await s.disconnected(session.jid);
+    });
+    // XEP-0045 §9.9: occupants are told (status 332) that the service is going down.
+    api.onShutdown(async () => {
+      for (const s of services) await s.shutdown();
     });
   },
 });

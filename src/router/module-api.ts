@@ -83,6 +83,8 @@ export interface ModuleApi {
    * or to any JID at it goes to the handler, which replies with api.send.
    */
   component(domain: string, handler: ComponentHandler): void;
+  /** Runs when the server stops, while clients are still connected (to tell them). */
+  onShutdown(hook: () => void | Promise<void>): void;
   /** Offers a service to other modules (withdrawn on unload). */
   provide<K extends keyof ServiceMap>(name: K, service: ServiceMap[K]): void;
   /** A service another module offers, if it is loaded. */
@@ -178,6 +180,9 @@ export function createModuleApi(def: ModuleDefinition, ctx: ModuleContext, undo:
     },
     component(domain, handler) {
       undo.push(router.addComponent(domain, handler));
+    },
+    onShutdown(hook) {
+      undo.push(router.onShutdown(hook));
     },
     provide(name, service) {
       undo.push(router.services.provide(name, service));

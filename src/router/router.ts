@@ -43,6 +43,8 @@ export class Router {
   readonly client = new ClientExtensions();
   /** Services modules offer one another (and the admin socket) by name. */
   readonly services = new ServiceRegistry();
+  /** Run when the server stops, before the client streams are closed. */
+  private readonly shutdownHooks = new Set<() => void | Promise<void>>();
   /** In-process components by domain (conference.<host>, ...). */
   private readonly components = new Map<string, ComponentHandler>();
 
@@ -63,6 +65,22 @@ export class Router {
     return () => {
       if (this.components.get(domain) === handler) this.components.delete(domain);
     };
+  }
+
+  onShutdown(hook: () => void | Promise<void>): () => void {
+    this.shutdownHooks.add(hook);
+    return () => this.shutdownHooks.delete(hook);
+  }
+
+  /** Runs the shutdown hooks; one that fails is logged and does not stop the others. */
+  async shutdown(): Promise<void> {
+    for (const hook of this.shutdownHooks) {
+      try {
+        await hook();
+      } catch (err) {
+        this.log.error({ err }, 'shutdown hook failed');
+      }
+    }
   }
 
   isComponent(domain: string): boolean {

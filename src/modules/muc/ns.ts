@@ -22,4 +22,5 @@ export const STATUS = {
   NICK_CHANGED: 303,
   KICKED: 307,
   AFFILIATION_LOST: 321,
+  SYSTEM_SHUTDOWN: 332,
 } as const;

@@ -2,7 +2,6 @@
 // and what joining, leaving, presence changes and messages do. Every operation is
 // synchronous and returns the stanzas to send, in order; the service sends them.
 // Errors are thrown as StanzaError and become error replies to the sender.
-// TODO: persistence — rooms live in memory only; persistent rooms must survive a restart.
 import { StanzaError } from '../../errors.js';
 import { tryParseJid, type Jid } from '../../jid/index.js';
 import { x, type Element } from '../../xml/element.js';
@@ -18,7 +17,12 @@ export interface RoomLimits {
   historyDefault: number;
   /** Largest maxusers an owner may set; also the default. 0: no limit. */
   maxUsers: number;
+  /** Messages one occupant may send within RATE_WINDOW_MS; 0: no limit. */
+  messageRate?: number;
 }
+
+/** The window muc.message_rate counts over. */
+export const RATE_WINDOW_MS = 10_000;
 
 export interface Occupant {
   nick: string;
@@ -27,6 +31,8 @@ export interface Occupant {
   role: Role;
   /** The last available presence the occupant sent, as received. */
   presence: Element;
+  /** When the occupant's recent messages arrived (ms), for muc.message_rate. */
+  sentAt?: number[];
 }
 
 export interface PresenceExtras {
@@ -215,6 +221,7 @@ export class Room {
       return this.invitation(from, mucUser);
     }
     const occ = this.occupantOf(from);
+    if (occ) this.throttle(occ);
     if (nick === '') {
       if (type !== 'groupchat') throw new StanzaError('bad-request', 'messages to the room must be of type groupchat');
       if (!occ) throw new StanzaError('not-acceptable', 'only occupants may send messages to the room');
@@ -234,6 +241,23 @@ export class Room {
     copy.attrs.to = target.jid.toString();
     if (!copy.getChild('x', NS_MUC_USER)) copy.append(x('x', { xmlns: NS_MUC_USER }));
     return [copy];
+  }
+
+  /**
+   * muc.message_rate: an occupant sending faster than the room allows gets a
+   * policy-violation error (RFC 6120 §8.3.3.12) and its message is dropped.
+   */
+  private throttle(occ: Occupant): void {
+    const rate = this.limits.messageRate ?? 0;
+    if (rate <= 0) return;
+    const now = this.now().getTime();
+    const recent = (occ.sentAt ?? []).filter((t) => now - t < RATE_WINDOW_MS);
+    if (recent.length >= rate) {
+      occ.sentAt = recent;
+      throw new StanzaError('policy-violation', 'you are sending messages too fast');
+    }
+    recent.push(now);
+    occ.sentAt = recent;
   }
 
   private groupchat(occ: Occupant, stanza: Element): Element[] {
@@ -294,6 +318,13 @@ export class Room {
     const reason = decline.getChildText('reason');
     out.push(x('message', { from: this.address, to: to.toString() },
       x('x', { xmlns: NS_MUC_USER }, x('decline', { from: from.toString() }, reason !== null ? x('reason', null, reason) : null))));
+    return out;
+  }
+
+  /** The service is going down: everyone leaves with 332 (§15.6.2). */
+  shutdown(): Element[] {
+    const out: Element[] = [];
+    for (const occ of [...this.occupants.values()]) out.push(...this.removeOccupant(occ, { codes: [STATUS.SYSTEM_SHUTDOWN] }));
     return out;
   }
 

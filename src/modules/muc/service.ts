@@ -2,13 +2,14 @@
 // creation, service and room discovery, and dispatch of every stanza addressed to
 // the service, a room or an occupant.
 import { StanzaError } from '../../errors.js';
-import type { Jid } from '../../jid/index.js';
+import { parseJid, type Jid } from '../../jid/index.js';
 import type { StanzaEvent } from '../../router/router.js';
 import { iqPayload, iqResult } from '../../router/stanza.js';
 import { x, type Element } from '../../xml/element.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_ROOMINFO, NS_DATA, NS_PING } from './ns.js';
 import { adminQuery, ownerQuery } from './room-admin.js';
 import { Room, type RoomLimits } from './room.js';
+import type { RoomStore, StoredRoom } from './room-store.js';
 
 /** Who may create rooms: any user, users of this server's hosts, or nobody (existing rooms only). */
 export type RoomCreation = 'anyone' | 'local' | 'nobody';
@@ -20,11 +21,90 @@ export interface MucServiceOptions extends RoomLimits {
   localHosts: ReadonlySet<string>;
   send(stanza: Element): void | Promise<void>;
   now?: () => Date;
+  /** Rooms one user may own; 0 or absent: no limit. */
+  maxRoomsPerUser?: number;
+  /** Where persistent rooms are kept; without one they live in memory only. */
+  store?: RoomStore;
+  /** Where a store error is reported (a failed write must not fail the stanza). */
+  onStoreError?: (err: unknown, room: string) => void;
 }
 
 export class MucService {
   readonly rooms = new Map<string, Room>();
+  /** What each persistent room's file holds, to write only on change. */
+  private readonly saved = new Map<string, string>();
+  private readonly loading = new Map<string, Promise<Room | undefined>>();
+  /** Set once every stored room has been loaded (room listing, creation limits). */
+  private allLoaded = false;
   constructor(private readonly opts: MucServiceOptions) {}
+
+  /** A room in memory, or a persistent one loaded from the store on first use. */
+  private async room(name: string): Promise<Room | undefined> {
+    const inMemory = this.rooms.get(name);
+    if (inMemory || !this.opts.store || this.allLoaded) return inMemory;
+    let pending = this.loading.get(name);
+    if (!pending) {
+      pending = this.loadRoom(name);
+      this.loading.set(name, pending);
+      pending.finally(() => this.loading.delete(name)).catch(() => {});
+    }
+    return pending;
+  }
+
+  private async loadRoom(name: string): Promise<Room | undefined> {
+    const stored = await this.opts.store!.load(name);
+    // A room made while the file was being read wins.
+    const raced = this.rooms.get(name);
+    if (raced || !stored) return raced;
+    const room = new Room(parseJid(`${name}@${this.opts.domain}`), this.opts, this.opts.now);
+    const limit = this.opts.maxUsers;
+    room.config = { ...stored.config, maxUsers: limit > 0 && (stored.config.maxUsers === 0 || stored.config.maxUsers > limit) ? limit : stored.config.maxUsers };
+    for (const [jid, a] of stored.affiliations) room.setAffiliation(jid, a);
+    room.subject = stored.subject;
+    this.rooms.set(name, room);
+    this.saved.set(name, JSON.stringify(snapshot(room)));
+    return room;
+  }
+
+  /** Loads every stored room once; afterwards the map in memory is complete. */
+  private async loadAll(): Promise<void> {
+    if (this.allLoaded || !this.opts.store) return;
+    for (const name of await this.opts.store.list()) await this.room(name);
+    this.allLoaded = true;
+  }
+
+  /**
+   * Writes a persistent room whose stored state changed, and removes the file of
+   * one that was destroyed or made temporary.
+   */
+  private async persist(room: Room | undefined): Promise<void> {
+    const store = this.opts.store;
+    if (!room || !store) return;
+    const name = room.jid.local;
+    try {
+      if (room.config.persistent && !room.destroyed) {
+        const snap = snapshot(room);
+        const text = JSON.stringify(snap);
+        if (this.saved.get(name) === text) return;
+        this.saved.set(name, text);
+        await store.save(name, snap);
+      } else if (this.saved.has(name)) {
+        this.saved.delete(name);
+        await store.remove(name);
+      }
+    } catch (err) {
+      this.saved.delete(name);
+      this.opts.onStoreError?.(err, name);
+    }
+  }
+
+  /**
+   * Server shutdown: every occupant leaves with status 332 (§15.6.2 "the room is
+   * shutting down"); persistent rooms stay in their files.
+   */
+  async shutdown(): Promise<void> {
+    for (const room of this.rooms.values()) await this.sendAll(room.shutdown());
+  }
 
   async handle(ev: StanzaEvent): Promise<boolean> {
     const { to, from } = ev;
@@ -33,7 +113,7 @@ export class MucService {
       else if (ev.kind === 'message' && ev.stanza.attrs.type !== 'error') throw new StanzaError('service-unavailable');
       return true;
     }
-    const room = this.rooms.get(to.local);
+    const room = await this.room(to.local);
     if (ev.kind === 'presence') {
       await this.presence(ev, room);
       return true;
@@ -42,8 +122,12 @@ export class MucService {
       if (ev.stanza.attrs.type !== 'error') throw new StanzaError('item-not-found', 'no such room');
       return true;
     }
-    if (ev.kind === 'message') await this.sendAll(room.message(from, to.resource, ev.stanza));
-    else await this.roomIq(ev, room);
+    try {
+      if (ev.kind === 'message') await this.sendAll(room.message(from, to.resource, ev.stanza));
+      else await this.roomIq(ev, room);
+    } finally {
+      await this.persist(room);
+    }
     return true;
   }
 
@@ -69,6 +153,7 @@ export class MucService {
     if (!room) {
       if (type !== undefined) return;
       if (!this.mayCreate(from)) throw new StanzaError('not-allowed', 'you may not create rooms here');
+      await this.checkRoomQuota(from);
       room = new Room(to.bare, this.opts, this.opts.now);
       // §10.1.1: a room made with the MUC protocol is locked; a groupchat 1.0 join
       // (no <x/>) cannot configure it, so that room is open at once.
@@ -79,6 +164,17 @@ export class MucService {
     if (created) this.rooms.set(to.local, room);
     this.dropIfEmpty(room);
     await this.sendAll(out);
+  }
+
+  /** muc.max_rooms_per_user: a user who owns that many rooms may not create another. */
+  private async checkRoomQuota(from: Jid): Promise<void> {
+    const max = this.opts.maxRoomsPerUser ?? 0;
+    if (max <= 0) return;
+    await this.loadAll();
+    const bare = from.bareString();
+    let owned = 0;
+    for (const r of this.rooms.values()) if (r.affiliations.get(bare) === 'owner') owned++;
+    if (owned >= max) throw new StanzaError('resource-constraint', `you may own at most ${max} rooms`);
   }
 
   private mayCreate(from: Jid): boolean {
@@ -109,6 +205,7 @@ export class MucService {
     }
     if (type === 'get' && ns === NS_DISCO_ITEMS && !q!.attrs.node) {
       // §6.3: public rooms only; a locked room is not there yet.
+      await this.loadAll();
       const items = [...this.rooms.values()].filter((r) => r.config.public && !r.locked)
         .map((r) => x('item', { jid: r.address, name: r.config.name || r.jid.local }));
       return this.reply(stanza, x('query', { xmlns: NS_DISCO_ITEMS }, ...items));
@@ -178,4 +275,9 @@ function roomInfo(room: Room): Element {
       x('field', { var: 'FORM_TYPE', type: 'hidden' }, x('value', null, NS_MUC_ROOMINFO)),
       x('field', { var: 'muc#roominfo_description', label: 'Description' }, x('value', null, c.description)),
       x('field', { var: 'muc#roominfo_occupants', label: 'Number of occupants' }, x('value', null, String(room.occupants.size)))));
+}
+
+/** What a persistent room's file holds. */
+function snapshot(room: Room): StoredRoom {
+  return { config: { ...room.config }, affiliations: [...room.affiliations.entries()], subject: room.subject };
 }
