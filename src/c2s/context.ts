@@ -13,5 +13,6 @@ export interface C2sContext {
   tls: TlsContexts;
   ipThrottle: FailureThrottle;
   accountThrottle: FailureThrottle;
-  connectionClosed(session: C2sSession): void;
+  /** The connection is gone; `ended` settles once the modules have been told (if there was a session). */
+  connectionClosed(session: C2sSession, ended?: Promise<void>): void;
 }

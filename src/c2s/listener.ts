@@ -26,6 +26,8 @@ export interface C2sAddresses { starttls: AddressInfo | null; directTls: Address
 
 export class C2sListeners {
   readonly sessions = new Set<C2sSession>();
+  /** Sessions whose connection closed but whose end the modules are still handling. */
+  private readonly ending = new Set<Promise<void>>();
   private readonly perIp = new Map<string, number>();
   private open = 0;
   private readonly servers: net.Server[] = [];
@@ -41,7 +43,12 @@ export class C2sListeners {
       config, log, storage, tls: tlsContexts,
       ipThrottle: new FailureThrottle(a.max_failures_per_ip, a.throttle_window * 1000),
       accountThrottle: new FailureThrottle(a.max_failures_per_account, a.throttle_window * 1000),
-      connectionClosed: (s) => this.sessions.delete(s),
+      connectionClosed: (s, ended) => {
+        this.sessions.delete(s);
+        if (!ended) return;
+        this.ending.add(ended);
+        void ended.finally(() => this.ending.delete(ended));
+      },
     };
   }
 
@@ -160,7 +167,7 @@ export class C2sListeners {
     // Let the modules record the ends of the sessions (last activity, presence) before the
     // spool is flushed; then tell the clients.
     const detached = [...this.sessions].map((s) => s.detach());
-    await Promise.race([Promise.all(detached), new Promise((r) => setTimeout(r, 3000))]);
+    await Promise.race([Promise.all([...detached, ...this.ending]), new Promise((r) => setTimeout(r, 3000))]);
     for (const s of this.sessions) s.close('system-shutdown', 'the server is shutting down');
     // Give the peers a moment to read the error before the process exits.
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))]);

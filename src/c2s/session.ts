@@ -406,11 +406,13 @@ export class C2sSession implements Session {
   }
 
   private closed(reason: string): void {
-    this.ctx.connectionClosed(this);
     this.log.info({ ip: this.ip, jid: this.boundJid?.toString(), reason }, 'connection closed');
-    // Stanzas still in the queue belong to the session: handle them before it ends.
-    if (this.pending) void this.pending.then(() => this.detach());
-    else void this.detach();
+    // Nothing can reach the client any more: out of the registry at once, so stanzas
+    // for it are routed as for an offline user (stored, not lost in a dead socket).
+    if (this.phase === 'bound') this.router.sessions.remove(this);
+    // Stanzas still in its queue belong to the session: handle them before it ends.
+    const ended = this.pending ? this.pending.then(() => this.detach()) : this.detach();
+    this.ctx.connectionClosed(this, ended ?? undefined);
   }
 
   /**
