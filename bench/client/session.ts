@@ -34,6 +34,8 @@ export interface SessionOptions {
   /** The whole login must finish within this time. */
   timeoutMs: number;
   scramCache?: SaltedPasswordCache;
+  /** Installed as the session's onStanza from the start, so nothing after ready can slip past it. */
+  onStanza?: (name: string, tag: string, xml: string) => void;
 }
 
 export type SessionState =
@@ -46,6 +48,8 @@ export interface LoginTimings {
   tls?: number;
   authenticated?: number;
   bound?: number;
+  /** The roster result arrived (only with rosterGet). */
+  roster?: number;
   ready?: number;
 }
 
@@ -67,6 +71,8 @@ export class LoadSession {
   jid = '';
   /** Set when the roster get was answered with an error (e.g. no roster module). */
   rosterError: string | null = null;
+  /** How many <item/> the roster result held (only with rosterGet). */
+  rosterItems = 0;
   /** Resolves with the reason once the connection is gone. */
   readonly closed: Promise<string>;
 
@@ -90,6 +96,7 @@ export class LoadSession {
 
   private constructor(private readonly opts: SessionOptions) {
     this.out = stanzasFor(opts.domain);
+    this.onStanza = opts.onStanza ?? null;
     this.scanner = new ResponseScanner((ev) => this.event(ev));
     this.loggedIn = new Promise<void>((resolve, reject) => {
       this.resolveLogin = resolve;
@@ -224,7 +231,9 @@ export class LoadSession {
         return this.ready();
       case 'roster':
         if (local !== 'iq' || attr(tag, 'id') !== ROSTER_ID) return;
+        this.mark('roster');
         if (attr(tag, 'type') !== 'result') this.rosterError = firstErrorCondition(xml);
+        else this.rosterItems = countItems(xml);
         return this.ready();
       case 'ready':
         return this.readyElement(local, tag, xml);
@@ -308,6 +317,15 @@ export class LoadSession {
     this.state = 'closed';
     this.resolveClosed(this.closeReason);
   }
+}
+
+function countItems(xml: string): number {
+  let n = 0;
+  for (let i = xml.indexOf('<item'); i >= 0; i = xml.indexOf('<item', i + 5)) {
+    const next = xml.charCodeAt(i + 5);
+    if (next === 0x20 || next === 0x2f || next === 0x3e || next === 0x09 || next === 0x0a || next === 0x0d) n++;
+  }
+  return n;
 }
 
 /** The condition of a stanza error or SASL failure: the first element child's name. */

@@ -63,3 +63,15 @@ export function bindRequest(resource: string): string {
 export function iqResultFor(id: string, to: string | undefined): string {
   return `<iq type='result' id='${escapeXml(id)}'${to ? ` to='${escapeXml(to)}'` : ''}/>`;
 }
+
+export const NS_PING = 'urn:xmpp:ping';
+
+/** A chat message; id and body are the caller's (the body is escaped here). */
+export function chatMessage(to: string, id: string, body: string): string {
+  return `<message type='chat' to='${escapeXml(to)}' id='${escapeXml(id)}'><body>${escapeXml(body)}</body></message>`;
+}
+
+/** XEP-0199 ping to the server: its result proves that everything sent before it was handled. */
+export function serverPing(domain: string, id: string): string {
+  return `<iq type='get' to='${escapeXml(domain)}' id='${escapeXml(id)}'><ping xmlns='${NS_PING}'/></iq>`;
+}

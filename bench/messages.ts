@@ -1,0 +1,409 @@
+// Message throughput: N online sessions in pairs of contacts (each pair's rosters say
+// subscription 'both') exchange chat messages at a rising offered load. Each step
+// sends at a fixed rate for a bounded time, then waits a bounded time for the last
+// deliveries; it reports delivered msgs/s, loss, latency (send to receipt, both
+// timed in this process) and the server's CPU time per 1,000 messages. Stepping
+// stops at the first step with any loss, a p99 over the limit, or a rate this
+// client could not offer; the result names the highest step without loss.
+//
+//   node dist/bench/messages.js --spawn [--sessions 10000] [--rates 2000,5000,10000,20000,40000] [--tls starttls]
+//   node dist/bench/messages.js --host 127.0.0.1 --port 5222 --pid PID --users bench/10000
+//
+// With --spawn the accounts and their rosters are written straight into a fresh
+// spool. Without it, the accounts must exist and pairs (2k, 2k+1) should be contacts.
+// The client shares the machine with the server: at high rates it may be the limit,
+// which the 'sent/s' column shows.
+import { parseArgs } from 'node:util';
+import { rmSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { closeAll, runLogins, sourceAddressFor } from './client/runner.js';
+import { SaltedPasswordCache } from './client/scram.js';
+import { attr } from './client/scanner.js';
+import { chatMessage } from './client/stanzas.js';
+import type { LoadSession, TlsMode } from './client/session.js';
+import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
+import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
+import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
+import { writeRosters } from './lib/rosters.js';
+import { checkOpenFiles } from './memory.js';
+import {
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers, writeJson,
+} from './lib/args.js';
+
+/** Connections per client source address before another loopback address is used. */
+const SESSIONS_PER_SOURCE = 20_000;
+/** How often the sender wakes up to send what is due. */
+const TICK_MS = 2;
+
+export interface MessageBenchOptions {
+  spawn: boolean;
+  host: string;
+  port?: number;
+  directPort?: number;
+  /** The server's process id, for its CPU time (known anyway with spawn). */
+  pid?: number;
+  domain: string;
+  users: UserSet;
+  password: string;
+  tls: TlsMode;
+  /** Online sessions; an even number (pairs). */
+  sessions: number;
+  /** Offered loads in messages per second, one step each, in order. */
+  rates: number[];
+  /** How long each step sends. */
+  stepMs: number;
+  /** How long a step waits after sending for the last deliveries. */
+  drainMs: number;
+  /** Stepping stops when a step's p99 latency exceeds this. */
+  maxP99Ms: number;
+  /** Address messages to the partner's full JID, or to the bare JID. */
+  to: 'full' | 'bare';
+  loginConcurrency: number;
+  sources: string[];
+  timeoutMs: number;
+  loginTimeoutMs: number;
+  iterations: number;
+  serverLogLevel: string;
+  log(msg: string): void;
+}
+
+export interface StepRow {
+  offeredPerSecond: number;
+  sent: number;
+  /** The rate the client managed to send at. */
+  sentPerSecond: number;
+  received: number;
+  /** Received messages over the time from the step's start to the last receipt. */
+  deliveredPerSecond: number;
+  lost: number;
+  duplicates: number;
+  latencyMs: Summary;
+  serverCpuMsPer1000: number | null;
+  clientCpuMsPer1000: number;
+  otherLoad: number | null;
+  /** Sessions still open at the end of the step. */
+  alive: number;
+  /** This process's event-loop delay (p99, max) in ms: a pause here shows up as latency without being the server's. */
+  clientLoopDelayMs: { p99: number; max: number };
+}
+
+export interface MessageBenchResult {
+  benchmark: 'messages';
+  environment: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  server: { spawned: boolean; pid?: number; idleRssKiB?: number | null; peakRssKiB?: number | null; problems?: ServerProblems };
+  logins: { ok: number; failed: number; errors: Record<string, number>; elapsedMs: number };
+  steps: StepRow[];
+  /** Why stepping stopped: 'loss', 'p99', 'client', 'sessions', or 'done'. */
+  stoppedBy: string;
+  /** The highest step without loss (and within the p99 limit), if any. */
+  best: { offeredPerSecond: number; deliveredPerSecond: number; p50: number; p99: number } | null;
+}
+
+export const DEFAULT_MESSAGE_OPTIONS: Omit<MessageBenchOptions, 'users'> = {
+  spawn: false, host: '127.0.0.1', domain: 'localhost', password: 'bench-secret', tls: 'none',
+  sessions: 10_000, rates: [2000, 5000, 10_000, 20_000, 40_000], stepMs: 5000, drainMs: 3000, maxP99Ms: 100,
+  to: 'full', loginConcurrency: 100, sources: [], timeoutMs: 900_000, loginTimeoutMs: 60_000, iterations: 10_000,
+  serverLogLevel: 'info', log: note,
+};
+
+/** One step's bookkeeping: message seq -> send time; receipts by seq. */
+class StepState {
+  readonly sendAt: Float64Array;
+  readonly seen: Uint8Array;
+  readonly latencies: number[] = [];
+  received = 0;
+  duplicates = 0;
+  lastReceipt = 0;
+  constructor(readonly index: number, capacity: number) {
+    this.sendAt = new Float64Array(capacity);
+    this.seen = new Uint8Array(capacity);
+  }
+  receipt(seq: number, now: number): void {
+    if (!(seq >= 0 && seq < this.seen.length)) return;
+    if (this.seen[seq]) {
+      this.duplicates++;
+      return;
+    }
+    this.seen[seq] = 1;
+    this.received++;
+    this.lastReceipt = now;
+    this.latencies.push(now - this.sendAt[seq]!);
+  }
+}
+
+export async function runMessageBench(opts: MessageBenchOptions): Promise<MessageBenchResult> {
+  if (opts.sessions < 2 || opts.sessions % 2 !== 0) throw new UsageError('--sessions must be an even number of at least 2');
+  if (opts.users.count < opts.sessions) throw new UsageError('--users must have at least as many accounts as --sessions');
+  checkOpenFiles(opts.sessions, opts.spawn ? undefined : opts.pid);
+  const deadline = performance.now() + opts.timeoutMs;
+  const remaining = () => Math.max(0, deadline - performance.now());
+  const sources = opts.sources.length > 0 || opts.sessions <= SESSIONS_PER_SOURCE
+    ? opts.sources : loopbackSources(Math.ceil(opts.sessions / SESSIONS_PER_SOURCE));
+  const result: MessageBenchResult = {
+    benchmark: 'messages',
+    environment: environment(),
+    settings: {
+      sessions: opts.sessions, rates: opts.rates, stepMs: opts.stepMs, drainMs: opts.drainMs, maxP99Ms: opts.maxP99Ms,
+      tls: opts.tls, to: opts.to, users: `${opts.users.prefix}/${opts.users.count}`,
+      sources: sources.length || 'kernel default',
+    },
+    server: { spawned: opts.spawn },
+    logins: { ok: 0, failed: 0, errors: {}, elapsedMs: 0 },
+    steps: [],
+    stoppedBy: 'done',
+    best: null,
+  };
+  let server: BenchServer | null = null;
+  let sessions: LoadSession[] = [];
+  try {
+    let host = opts.host;
+    let port = opts.port ?? 5222;
+    let directPort = opts.directPort ?? 5223;
+    let pid = opts.pid;
+    if (opts.spawn) {
+      const dir = newBenchDir();
+      try {
+        const made = await createUsers(`${dir}/spool`, opts.domain, opts.users, opts.password, opts.iterations);
+        const specs = Array.from({ length: opts.sessions }, (_, i) => ({
+          user: userName(opts.users, i), contacts: [userName(opts.users, i ^ 1)],
+        }));
+        const r = await writeRosters(`${dir}/spool`, opts.domain, specs);
+        opts.log(`created ${made.created} accounts in ${made.ms} ms, ${r.written} rosters in ${r.ms} ms`);
+        server = await spawnRohrpost({ dir, domain: opts.domain, logLevel: opts.serverLogLevel });
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      ({ starttlsPort: port, directTlsPort: directPort } = server);
+      host = '127.0.0.1';
+      pid = result.server.pid = server.pid;
+      result.server.idleRssKiB = statusKiB(server.pid, 'VmRSS');
+      opts.log(`Rohrpost pid ${server.pid}, ports ${port}/${directPort}`);
+    }
+
+    // Receipts go to the current step; ids are 'm<step>.<seq>', so late ones of an
+    // earlier step are recognised and not counted.
+    let step: StepState | null = null;
+    const onStanza = (name: string, tag: string) => {
+      if (name !== 'message' || step === null) return;
+      const now = performance.now();
+      const id = attr(tag, 'id');
+      if (!id || id.charCodeAt(0) !== 0x6d) return;
+      const dot = id.indexOf('.');
+      if (Number(id.slice(1, dot)) !== step.index) return;
+      step.receipt(Number(id.slice(dot + 1)), now);
+    };
+    const cache = new SaltedPasswordCache();
+    const logins = await runLogins({
+      count: opts.sessions, concurrency: opts.loginConcurrency, deadlineMs: remaining(), keepOpen: true,
+      session: (i) => ({
+        host, port: opts.tls === 'direct' ? directPort : port, domain: opts.domain,
+        username: userName(opts.users, i), password: opts.password, mechanism: 'SCRAM-SHA-1', tls: opts.tls,
+        resource: `msg-${i}`, localAddress: sourceAddressFor(sources, i), presence: true,
+        timeoutMs: opts.loginTimeoutMs, scramCache: cache, onStanza,
+      }),
+      progressEvery: 2000,
+      onProgress: (done, failed) => opts.log(`  logged in ${done - failed}/${opts.sessions}${failed ? `, ${failed} failed` : ''}`),
+    });
+    sessions = logins.sessions;
+    result.logins = { ok: logins.ok, failed: logins.failed, errors: logins.errors, elapsedMs: logins.elapsedMs };
+    opts.log(`${logins.ok} sessions online in ${fmt(logins.elapsedMs, 0)} ms${logins.failed ? `; failures ${JSON.stringify(logins.errors)}` : ''}`);
+    // Pairs of contacts whose both sides are online: by user name, since logins finish out of order.
+    const byUser = new Map<string, LoadSession>();
+    for (const s of sessions) byUser.set(s.jid.slice(0, s.jid.indexOf('@')), s);
+    const pairs: Array<[LoadSession, LoadSession]> = [];
+    for (let i = 0; i < opts.sessions; i += 2) {
+      const a = byUser.get(userName(opts.users, i));
+      const b = byUser.get(userName(opts.users, i + 1));
+      if (a && b) pairs.push([a, b]);
+    }
+    if (pairs.length === 0) throw new Error('no pair of contacts is online');
+    const target = (s: LoadSession) => (opts.to === 'full' ? s.jid : s.jid.slice(0, s.jid.indexOf('/')));
+    await sleep(Math.min(2000, remaining())); // let the presence exchange of the logins settle
+
+    for (let k = 0; k < opts.rates.length; k++) {
+      if (remaining() < opts.stepMs + opts.drainMs) {
+        result.stoppedBy = 'time budget';
+        break;
+      }
+      const rate = opts.rates[k]!;
+      const capacity = Math.ceil((rate * opts.stepMs) / 1000) + 1;
+      const st = new StepState(k, capacity);
+      step = st;
+      const meter = startCpuMeter(pid);
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
+      const t0 = performance.now();
+      let sent = 0;
+      // Sends what is due by now; the sender catches up when the event loop was busy.
+      await new Promise<void>((resolve) => {
+        const tick = () => {
+          const now = performance.now();
+          const elapsed = Math.min(now - t0, opts.stepMs);
+          const due = Math.min(capacity, Math.floor((rate * elapsed) / 1000));
+          while (sent < due) {
+            const seq = sent++;
+            const [a, b] = pairs[seq % pairs.length]!;
+            const [from, to] = Math.floor(seq / pairs.length) % 2 === 0 ? [a, b] : [b, a];
+            const at = performance.now();
+            st.sendAt[seq] = at;
+            from.send(chatMessage(target(to), `m${k}.${seq}`, `sent ${at.toFixed(3)}`));
+          }
+          if (now - t0 >= opts.stepMs) resolve();
+          else setTimeout(tick, TICK_MS);
+        };
+        tick();
+      });
+      const sendEnd = performance.now();
+      const drainEnd = sendEnd + opts.drainMs;
+      while (st.received < sent && performance.now() < drainEnd) await sleep(10);
+      step = null;
+      loop.disable();
+      const elapsed = performance.now() - t0;
+      const cpu = meter.stop(elapsed);
+      const per1000 = (ms: number | null) => (ms === null ? null : st.received > 0 ? (ms * 1000) / st.received : Number.NaN);
+      const row: StepRow = {
+        offeredPerSecond: rate, sent, sentPerSecond: sent / ((sendEnd - t0) / 1000), received: st.received,
+        deliveredPerSecond: st.received > 0 ? st.received / ((st.lastReceipt - t0) / 1000) : 0,
+        lost: sent - st.received, duplicates: st.duplicates, latencyMs: summarize(st.latencies),
+        serverCpuMsPer1000: per1000(cpu.serverMs), clientCpuMsPer1000: per1000(cpu.clientMs)!, otherLoad: cpu.otherLoad,
+        alive: sessions.filter((s) => s.state === 'ready').length,
+        clientLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      };
+      result.steps.push(row);
+      opts.log(`${rate}/s: sent ${sent} (${fmt(row.sentPerSecond, 0)}/s), received ${st.received} ` +
+        `(${fmt(row.deliveredPerSecond, 0)}/s), lost ${row.lost}, p50 ${fmt(row.latencyMs.p50, 2)} ms, ` +
+        `p99 ${fmt(row.latencyMs.p99, 2)} ms, server CPU ms/1k ${fmt(row.serverCpuMsPer1000 ?? Number.NaN, 1)}, ` +
+        `client loop delay p99/max ${fmt(row.clientLoopDelayMs.p99, 1)}/${fmt(row.clientLoopDelayMs.max, 1)} ms, ` +
+        `other load ${row.otherLoad === null ? '?' : `${fmt(row.otherLoad * 100, 0)}%`}`);
+      const ok = row.lost === 0 && row.latencyMs.p99 <= opts.maxP99Ms;
+      if (ok) {
+        result.best = { offeredPerSecond: rate, deliveredPerSecond: row.deliveredPerSecond, p50: row.latencyMs.p50, p99: row.latencyMs.p99 };
+      }
+      if (row.alive < sessions.length) { result.stoppedBy = 'sessions'; break; }
+      if (row.lost > 0) { result.stoppedBy = 'loss'; break; }
+      if (row.latencyMs.p99 > opts.maxP99Ms) { result.stoppedBy = 'p99'; break; }
+      if (row.sentPerSecond < rate * 0.95) { result.stoppedBy = 'client'; break; }
+      await sleep(Math.min(1000, remaining()));
+    }
+    if (server) result.server.peakRssKiB = statusKiB(server.pid, 'VmHWM');
+  } finally {
+    if (sessions.length > 0) {
+      await closeAll(sessions);
+      // The server answers </stream:stream> before its session/closed handlers finish.
+      await sleep(Math.min(5000, 300 + sessions.length / 5));
+    }
+    if (server) {
+      const code = await server.stop();
+      result.server.problems = server.problems;
+      if (code !== 0) opts.log(`Rohrpost exited with code ${code}`);
+      server.cleanup();
+    }
+  }
+  return rounded(result);
+}
+
+export function messageTable(result: MessageBenchResult): string {
+  return markdownTable(
+    ['offered/s', 'sent', 'sent/s', 'received', 'delivered/s', 'lost', 'dup', 'p50 ms', 'p99 ms', 'max ms',
+      'server CPU ms/1k msgs', 'client CPU ms/1k msgs', 'client loop delay max ms', 'other load'],
+    result.steps.map((r) => [String(r.offeredPerSecond), String(r.sent), fmt(r.sentPerSecond, 0), String(r.received),
+      fmt(r.deliveredPerSecond, 0), String(r.lost), String(r.duplicates), fmt(r.latencyMs.p50, 2), fmt(r.latencyMs.p99, 2),
+      fmt(r.latencyMs.max, 1), fmt(r.serverCpuMsPer1000 ?? Number.NaN, 1), fmt(r.clientCpuMsPer1000, 1),
+      fmt(r.clientLoopDelayMs.max, 1), r.otherLoad === null ? '–' : `${fmt(r.otherLoad * 100, 0)}%`]),
+  );
+}
+
+export function bestLine(result: MessageBenchResult): string {
+  const b = result.best;
+  return b === null
+    ? `No step ran without loss within p99 <= limit (stopped by ${result.stoppedBy}).`
+    : `Highest step without loss: ${b.offeredPerSecond} msgs/s offered, ${fmt(b.deliveredPerSecond, 0)} delivered/s, ` +
+      `p50 ${fmt(b.p50, 2)} ms, p99 ${fmt(b.p99, 2)} ms (stopped by ${result.stoppedBy}).`;
+}
+
+const HELP = `Usage: node dist/bench/messages.js [options]
+Chat messages between online contacts at a rising offered load.
+  --sessions N             online sessions, in pairs (default 10000)
+  --rates LIST             offered msgs/s per step (default 2000,5000,10000,20000,40000)
+  --step-ms MS             how long each step sends (default 5000)
+  --drain-ms MS            how long a step waits for the last deliveries (default 3000)
+  --max-p99 MS             stop after a step with a p99 above this (default 100)
+  --to full|bare           address the partner's full JID (default) or bare JID
+  --login-concurrency N    logins in flight while connecting (default 100)
+  --pid PID                the server's process id, for its CPU time (without --spawn)
+${COMMON_HELP}
+  (defaults here: --tls none (one mode), --users bench/<sessions>, --timeout 900)`;
+
+function optionsFromArgs(argv: string[]): { opts: MessageBenchOptions; out?: string } | null {
+  const { values: v } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      ...COMMON_OPTIONS,
+      sessions: { type: 'string', default: '10000' },
+      rates: { type: 'string', default: '2000,5000,10000,20000,40000' },
+      'step-ms': { type: 'string', default: '5000' },
+      'drain-ms': { type: 'string', default: '3000' },
+      'max-p99': { type: 'string', default: '100' },
+      to: { type: 'string', default: 'full' },
+      'login-concurrency': { type: 'string', default: '100' },
+      pid: { type: 'string' },
+    },
+  });
+  if (v.help) return null;
+  const sessions = int(v.sessions, 'sessions', 2, 1_000_000);
+  const tlsModes = parseTlsModes(v.tls, ['none']);
+  if (tlsModes.length !== 1) throw new UsageError('--tls takes one mode here');
+  if (v.to !== 'full' && v.to !== 'bare') throw new UsageError(`--to takes full or bare, not '${v.to}'`);
+  const opts: MessageBenchOptions = {
+    ...DEFAULT_MESSAGE_OPTIONS,
+    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
+    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
+    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
+    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
+    users: parseUsers(v.users, sessions), tls: tlsModes[0]!, sessions,
+    rates: v.rates.split(',').map((r) => int(r.trim(), 'rates', 1, 10_000_000)),
+    stepMs: int(v['step-ms'], 'step-ms', 100, 600_000),
+    drainMs: int(v['drain-ms'], 'drain-ms', 0, 600_000),
+    maxP99Ms: int(v['max-p99'], 'max-p99', 1),
+    to: v.to, loginConcurrency: int(v['login-concurrency'], 'login-concurrency', 1, 100_000),
+    sources: parseSources(v.source),
+    timeoutMs: (v.timeout === undefined ? 900 : int(v.timeout, 'timeout', 1)) * 1000,
+    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
+    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
+    serverLogLevel: v['server-log-level'],
+  };
+  return { opts, out: v.out };
+}
+
+async function main(): Promise<void> {
+  let parsed: { opts: MessageBenchOptions; out?: string } | null;
+  try {
+    parsed = optionsFromArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`messages: ${(err as Error).message}\n\n${HELP}\n`);
+    process.exit(2);
+  }
+  if (!parsed) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const result = await runMessageBench(parsed.opts);
+  process.stdout.write(`${messageTable(result)}\n\n${bestLine(result)}\n`);
+  if (parsed.out !== undefined) writeJson(parsed.out, result);
+  const problems = result.server.problems;
+  if (problems && (problems.errors > 0 || problems.exited)) {
+    note(`server problems: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
+    for (const s of problems.samples) note(`  ${s}`);
+  }
+  if (result.logins.failed > 0) process.exitCode = 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    process.stderr.write(`messages: ${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  });
+}
