@@ -88,3 +88,14 @@ export class StorageError extends Error {
     this.name = 'StorageError';
   }
 }
+
+/**
+ * A refusal a service gives on purpose (no such room, room exists): its message is
+ * meant for the administrator, unlike an internal error.
+ */
+export class ServiceRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServiceRefusal';
+  }
+}

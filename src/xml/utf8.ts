@@ -44,13 +44,23 @@ export class Utf8Validator {
   }
 }
 
-/** Start of a multibyte sequence cut off by the end of the chunk, or -1. */
+/**
+ * Start of a multibyte sequence cut off by the end of the chunk, or -1. Only a prefix that can
+ * still become a valid character is held back: a byte that can never start one (C0, C1, F5–FF)
+ * or a second byte out of range is judged at once, so where a stream is cut does not change
+ * which error it gets.
+ */
 function incompleteTailStart(chunk: Buffer, from: number): number {
   const end = chunk.length;
   let i = end - 1;
   while (i >= from && i > end - 4 && (chunk[i] & 0xc0) === 0x80) i--;
   if (i < from || chunk[i] < 0xc0) return -1;
-  return i + utf8SequenceLength(chunk[i]) > end ? i : -1;
+  if (i + utf8SequenceLength(chunk[i]) <= end) return -1;
+  return firstInvalidByte(chunk, i, end) === end - i && validLead(chunk[i]) ? i : -1;
+}
+
+function validLead(b0: number): boolean {
+  return (b0 >= 0xc2 && b0 <= 0xdf) || (b0 >= 0xe0 && b0 <= 0xf4);
 }
 
 /** Slow path after isUtf8 said no: where exactly the first bad sequence starts (Unicode Table 3-7). */
@@ -72,7 +82,12 @@ function firstInvalidByte(b: Buffer, start: number, end: number): number {
       if (b0 === 0xf0) lo = 0x90; // overlong
       if (b0 === 0xf4) hi = 0x8f; // above U+10FFFF
     } else return i - start;
-    if (i + n > end) return i - start;
+    if (i + n > end) {
+      // Cut off: valid so far if what is there fits (used for the held-back tail).
+      if (i + 1 < end && (b[i + 1]! < lo || b[i + 1]! > hi)) return i - start;
+      for (let k = 2; i + k < end; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i - start;
+      return end - start;
+    }
     const b1 = b[i + 1];
     if (b1 < lo || b1 > hi) return i - start;
     for (let k = 2; k < n; k++) if ((b[i + k] & 0xc0) !== 0x80) return i - start;
