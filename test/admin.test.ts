@@ -2,7 +2,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, startServer, type TestServer } from './harness/server.js';
 import { rawLogin, streamErrorCondition, type RawSession } from './harness/raw.js';
@@ -25,7 +25,7 @@ describe('admin commands on the running server', () => {
   let ben: RawSession;
 
   before(async () => {
-    server = await startServer({ sets: ['c2s.require_encryption=false', 'c2s.allow_unencrypted_plain=true'] });
+    server = await startServer({ sets: ['c2s.require_encryption=false', 'c2s.allow_unencrypted_plain=true', 'muc.rooms=[{name: help, description: Fragen}]'] });
     server.adduser('ann@localhost', 'pw-ann');
     server.adduser('ben@localhost', 'pw-ben');
     ann = await rawLogin(server.starttlsPort, 'ann', 'pw-ann', 'laptop');
@@ -80,6 +80,41 @@ describe('admin commands on the running server', () => {
     const r2 = await cli(server, ['roster', 'add', 'ghost@localhost', 'ben@localhost']);
     assert.equal(r2.code, 1);
     assert.match(r2.err, /does not exist/);
+  });
+
+  test('room create, list and destroy act on the MUC service; muc.rooms made its room at start', async () => {
+    const list0 = await cli(server, ['room', 'list']);
+    assert.equal(list0.code, 0, list0.err);
+    assert.equal(list0.out, 'help@conference.localhost\t0\tpersistent\tpublic\t\n');
+    const r = await cli(server, ['room', 'create', 'Kaffee@conference.localhost', '--name', 'Kaffeeküche', '--hidden', '--max-users', '10']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), 'created kaffee@conference.localhost');
+    ann.socket.write("<presence to='kaffee@conference.localhost/Ann'><x xmlns='http://jabber.org/protocol/muc'/></presence>");
+    await ann.waitFor(/<presence[^>]*from=["']kaffee@conference\.localhost\/Ann["'][\s\S]*?code=["']110["']/);
+    const rooms = JSON.parse((await cli(server, ['room', 'list', 'conference.localhost', '--json'])).out) as unknown[];
+    assert.deepEqual(rooms, [
+      { jid: 'help@conference.localhost', name: '', occupants: 0, persistent: true, public: true },
+      { jid: 'kaffee@conference.localhost', name: 'Kaffeeküche', occupants: 1, persistent: true, public: false },
+    ]);
+    const again = await cli(server, ['room', 'create', 'kaffee@conference.localhost']);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /kaffee@conference\.localhost already exists/);
+    const d = await cli(server, ['room', 'destroy', 'kaffee@conference.localhost', '--reason', 'Umzug']);
+    assert.equal(d.code, 0, d.err);
+    await ann.waitFor(/<destroy[^>]*>\s*<reason>Umzug<\/reason>/);
+    assert.ok(!existsSync(join(server.spool, 'conference.localhost', 'rooms', 'kaffee.xml')));
+    const gone = await cli(server, ['room', 'destroy', 'kaffee@conference.localhost']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.err, /no room kaffee@conference\.localhost/);
+    const elsewhere = await cli(server, ['room', 'create', 'x@conference.elsewhere.example']);
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.err, /not a MUC service/);
+    const listElsewhere = await cli(server, ['room', 'list', 'conference.elsewhere.example']);
+    assert.equal(listElsewhere.code, 1);
+    assert.match(listElsewhere.err, /not a MUC service/);
+    const noRoom = await cli(server, ['room', 'create', 'conference.localhost']);
+    assert.equal(noRoom.code, 1);
+    assert.match(noRoom.err, /not a room address/);
   });
 
   test('bad requests fail with exit code 1 and a message', async () => {

@@ -1,5 +1,5 @@
 // The admin socket: a Unix socket (mode 0600, so only the server's user and root
-// may use it) through which `rohrpost sessions|kick|send|announce|roster` act on the
+// may use it) through which `rohrpost sessions|kick|send|announce|roster|room` act on the
 // running server. It reaches sessions and modules only through the router.
 import net from 'node:net';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
@@ -9,6 +9,7 @@ import type { Router } from '../router/router.js';
 import { parseJid, type Jid } from '../jid/index.js';
 import { JidError } from '../errors.js';
 import { x } from '../xml/element.js';
+import { ServiceRefusal, type MucAdmin } from '../router/services.js';
 import { MAX_REQUEST_BYTES, type AdminRequest, type AdminResponse } from './protocol.js';
 
 class AdminError extends Error {}
@@ -70,7 +71,7 @@ export class AdminSocket {
       this.log.info({ cmd: req.cmd }, 'admin command');
       return { ok: true, result };
     } catch (err) {
-      if (err instanceof AdminError || err instanceof JidError) return { ok: false, error: err.message };
+      if (err instanceof AdminError || err instanceof JidError || err instanceof ServiceRefusal) return { ok: false, error: err.message };
       this.log.error({ err, cmd: req.cmd }, 'admin command failed');
       return { ok: false, error: 'internal error (see the server log)' };
     }
@@ -115,9 +116,34 @@ export class AdminSocket {
         await roster.setItem(user.bare, parseJid(req.contact).bare, req.name, req.groups);
         return null;
       }
+      case 'room-create': {
+        const room = this.roomJid(req.room);
+        return this.muc().createRoom(room.domain, room.local, req.options);
+      }
+      case 'room-destroy': {
+        const room = this.roomJid(req.room);
+        await this.muc().destroyRoom(room.domain, room.local, req.reason);
+        return null;
+      }
+      case 'room-list': {
+        const muc = this.muc();
+        return muc.listRooms(req.service === undefined ? undefined : parseJid(req.service).domain);
+      }
       default:
         throw new AdminError(`unknown command ${(req as { cmd: string }).cmd}`);
     }
+  }
+
+  private muc(): MucAdmin {
+    const muc = this.router.services.use('muc');
+    if (!muc) throw new AdminError('the muc module is not loaded (muc.enabled is false)');
+    return muc;
+  }
+
+  private roomJid(s: string): Jid {
+    const j = parseJid(s);
+    if (j.local === '' || j.resource !== '') throw new AdminError(`${s} is not a room address (ROOM@SERVICE)`);
+    return j;
   }
 
   private localHost(domain: string): string {

@@ -1,10 +1,21 @@
 // Commands that act on the running server through its admin socket:
-// sessions, kick, send, announce, roster add.
+// sessions, kick, send, announce, roster add, room create|destroy|list.
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { SessionInfo } from '../router/session.js';
 import { adminCall } from './remote.js';
+import type { MucRoomInfo } from '../router/services.js';
 import { configOptions, loadConfigOrExit, type ConfigFlags } from './common.js';
+
+function count(v: string): number {
+  if (!/^\d{1,9}$/.test(v)) throw new InvalidArgumentError('expected a whole number (0: the service default)');
+  return Number(v);
+}
+
+interface RoomFlags extends ConfigFlags {
+  name?: string; description?: string; password?: string;
+  membersOnly?: boolean; moderated?: boolean; hidden?: boolean; maxUsers?: number;
+}
 
 /** A message body from --body, or else from stdin (for scripts and monitoring pipes). */
 async function bodyFrom(flag: string | undefined): Promise<string> {
@@ -59,5 +70,39 @@ export function registerOnlineCommands(program: Command): void {
     .action(async (user: string, contact: string, flags: ConfigFlags & { name?: string; group?: string[] }) => {
       await adminCall(loadConfigOrExit(flags), { cmd: 'roster-add', user, contact, name: flags.name, groups: flags.group ?? [] });
       process.stdout.write(`added ${contact} to ${user}'s roster\n`);
+    });
+
+  const room = program.command('room').description('chat room administration (XEP-0045)');
+  configOptions(room.command('create <room>').description('create a persistent room ROOM@SERVICE, open at once, without an owner'))
+    .option('--name <name>', 'natural-language room name')
+    .option('--description <text>', 'short description')
+    .option('--password <password>', 'password to enter')
+    .option('--members-only', 'only members may enter')
+    .option('--moderated', 'only participants with voice may speak')
+    .option('--hidden', 'not listed in service discovery')
+    .option('--max-users <n>', 'most occupants (default: muc.max_users)', count)
+    .action(async (jid: string, flags: RoomFlags) => {
+      const address = await adminCall(loadConfigOrExit(flags), {
+        cmd: 'room-create', room: jid, options: {
+          name: flags.name, description: flags.description, password: flags.password, public: !flags.hidden,
+          membersOnly: flags.membersOnly ?? false, moderated: flags.moderated ?? false, maxUsers: flags.maxUsers,
+        },
+      });
+      process.stdout.write(`created ${String(address)}\n`);
+    });
+  configOptions(room.command('destroy <room>').description('destroy a room ROOM@SERVICE; its occupants are told'))
+    .option('--reason <text>', 'reason given to the occupants')
+    .action(async (jid: string, flags: ConfigFlags & { reason?: string }) => {
+      await adminCall(loadConfigOrExit(flags), { cmd: 'room-destroy', room: jid, reason: flags.reason });
+      process.stdout.write(`destroyed ${jid}\n`);
+    });
+  configOptions(room.command('list [service]').description('list the rooms of every MUC service, or of one: JID, occupants, persistent or temporary, public or hidden, name'))
+    .option('--json', 'print JSON')
+    .action(async (service: string | undefined, flags: ConfigFlags & { json?: boolean }) => {
+      const rooms = (await adminCall(loadConfigOrExit(flags), { cmd: 'room-list', service })) as MucRoomInfo[];
+      if (flags.json) return void process.stdout.write(JSON.stringify(rooms, null, 2) + '\n');
+      for (const r of rooms) {
+        process.stdout.write(`${r.jid}\t${r.occupants}\t${r.persistent ? 'persistent' : 'temporary'}\t${r.public ? 'public' : 'hidden'}\t${r.name}\n`);
+      }
     });
 }

@@ -40,6 +40,7 @@ export function defaultConfig(): Config {
       history_default: 20,
       max_rooms_per_user: 20,
       message_rate: 50,
+      rooms: [],
     },
     admin: { socket: null },
     auth: {

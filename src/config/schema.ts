@@ -3,7 +3,8 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { HostConfig } from './types.js';
+import { tryParseJid } from '../jid/index.js';
+import type { ConfiguredRoom, HostConfig } from './types.js';
 
 interface Leaf { description: string; nullable?: boolean }
 export type SchemaNode =
@@ -14,7 +15,8 @@ export type SchemaNode =
   | (Leaf & { kind: 'path' })
   | (Leaf & { kind: 'string'; maxLength: number })
   | (Leaf & { kind: 'address' })
-  | (Leaf & { kind: 'hosts' });
+  | (Leaf & { kind: 'hosts' })
+  | (Leaf & { kind: 'rooms' });
 
 /** Where a value came from: the file named in errors, and the base for relative paths. */
 export interface ValueSource { file?: string; baseDir: string }
@@ -81,11 +83,12 @@ export const CONFIG_SCHEMA: SchemaNode = {
         history_default: int(0, 10_000, 'Messages of history sent on joining when the client does not ask for an amount.'),
         max_rooms_per_user: int(0, 1_000_000, 'Rooms one user may create and own; 0 means no limit.'),
         message_rate: int(0, 1_000_000, 'Messages one occupant may send to a room within 10 seconds; 0 means no limit.'),
+        rooms: { kind: 'rooms', description: 'Persistent rooms created at start if they do not exist yet (on every host\'s service, or on one with ROOM@SERVICE); a stored room is never overwritten, so changes its owners or users made stay.' },
       },
     },
     admin: {
       kind: 'section', description: 'Administration', fields: {
-        socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, kick, send, announce, roster) use to reach the running server; null: admin.sock in the spool directory.' },
+        socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, kick, send, announce, roster, room) use to reach the running server; null: admin.sock in the spool directory.' },
       },
     },
     auth: {
@@ -123,6 +126,7 @@ export function expectedOf(node: SchemaNode): string {
     case 'string': return `a text of at most ${node.maxLength} characters${orNull}`;
     case 'address': return 'an IP address such as :: or 0.0.0.0 or 127.0.0.1';
     case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key, registration}';
+    case 'rooms': return `a list of mappings {${ROOM_KEYS.join(', ')}}; name is required`;
   }
 }
 
@@ -165,7 +169,47 @@ export function validate(node: SchemaNode, value: unknown, key: string, src: Val
       return typeof value === 'string' && isIP(value) !== 0 ? value : fail();
     case 'hosts':
       return validateHosts(value, key, src);
+    case 'rooms':
+      return validateRooms(value, key, src);
   }
+}
+
+const ROOM_KEYS = ['name', 'title', 'description', 'password', 'public', 'members_only', 'moderated', 'max_users'] as const;
+const ROOM_FIELDS: Record<Exclude<(typeof ROOM_KEYS)[number], 'name'>, SchemaNode> = {
+  title: { kind: 'string', maxLength: 1000, description: '' },
+  description: { kind: 'string', maxLength: 10000, description: '' },
+  password: { kind: 'string', maxLength: 1000, description: '' },
+  public: { kind: 'boolean', description: '' },
+  members_only: { kind: 'boolean', description: '' },
+  moderated: { kind: 'boolean', description: '' },
+  max_users: int(0, 1_000_000, ''),
+};
+
+/** muc.rooms: each entry a mapping with a room name (or ROOM@SERVICE) and optional settings. */
+function validateRooms(value: unknown, key: string, src: ValueSource): ConfiguredRoom[] {
+  const fail = (k: string, v: unknown, expected: string): never => { throw new ConfigError(k, v, expected, src.file); };
+  if (!Array.isArray(value)) return fail(key, value, expectedOf({ kind: 'rooms', description: '' }));
+  const seen = new Set<string>();
+  return value.map((item: unknown, i) => {
+    const at = `${key}[${i}]`;
+    if (!isMapping(item)) return fail(at, item, `a mapping {${ROOM_KEYS.join(', ')}}`);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(item)) {
+      if (k === 'name') continue;
+      const node = ROOM_FIELDS[k as keyof typeof ROOM_FIELDS];
+      if (!node) return fail(`${at}.${k}`, v, unknownKeyHint(k, [...ROOM_KEYS], at));
+      out[k] = validate(node, v, `${at}.${k}`, src);
+    }
+    const name = item.name;
+    const jid = typeof name === 'string' ? tryParseJid(name.includes('@') ? name : `${name}@muc.invalid`) : null;
+    if (!jid || jid.local === '' || jid.resource !== '') {
+      return fail(`${at}.name`, name, 'a room name such as help, or ROOM@SERVICE such as help@conference.example.org');
+    }
+    const normal = (name as string).includes('@') ? jid.bareString() : jid.local;
+    if (seen.has(normal)) fail(`${at}.name`, name, 'a room not already listed');
+    seen.add(normal);
+    return { ...out, name: normal } as unknown as ConfiguredRoom;
+  });
 }
 
 function validateHosts(value: unknown, key: string, src: ValueSource): HostConfig[] {

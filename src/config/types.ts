@@ -19,6 +19,22 @@ export interface ListenerConfig {
   port: number | null;
 }
 
+/** A room muc.rooms makes at start if it does not exist (never overwritten). */
+export interface ConfiguredRoom {
+  /** A room name (made on every host's service), or ROOM@SERVICE for one service. */
+  name: string;
+  /** Natural-language room name. */
+  title?: string;
+  description?: string;
+  /** A password makes the room password-protected. */
+  password?: string;
+  public?: boolean;
+  members_only?: boolean;
+  moderated?: boolean;
+  /** 0: muc.max_users. */
+  max_users?: number;
+}
+
 export interface Config {
   hosts: HostConfig[];
   /** Directory of the per-user spool (spool/<domain>/<user>.xml). */
@@ -66,6 +82,8 @@ export interface Config {
     max_rooms_per_user: number;
     /** Messages one occupant may send to a room within 10 seconds; 0: no limit. */
     message_rate: number;
+    /** Persistent rooms created at start when they do not exist yet. */
+    rooms: ConfiguredRoom[];
   };
   admin: { socket: string | null };
   auth: {

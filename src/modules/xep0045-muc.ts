@@ -3,10 +3,13 @@
 //
 // One MUC service per host at <muc.domain_prefix>.<host>, served in-process through
 // api.component. The rooms, their occupants and the protocol live in muc/;
-// persistent rooms are kept in the spool (muc/room-store.ts).
+// persistent rooms are kept in the spool (muc/room-store.ts). The rooms listed in
+// muc.rooms are made at start when they do not exist yet (muc/config-rooms.ts), and
+// the admin socket creates, destroys and lists rooms through the 'muc' service.
 import { defineModule } from '../router/module-api.js';
 import { MucService } from './muc/service.js';
 import { FileRoomStore } from './muc/room-store.js';
+import { createConfiguredRooms, mucAdmin } from './muc/config-rooms.js';
 
 const MUC_SERVICE_NAME = 'Chatrooms';
 /** One DNS label: the prefix becomes part of a domain name. */
@@ -20,7 +23,7 @@ export default defineModule({
     status: 'partial',
     note: 'no registration, voice requests or iqs between occupants',
   },
-  load(api) {
+  async load(api) {
     const cfg = api.config.muc;
     if (!cfg.enabled) return;
     if (!DOMAIN_LABEL.test(cfg.domain_prefix)) {
@@ -48,6 +51,8 @@ export default defineModule({
       api.component(domain, (ev) => service.handle(ev));
       api.item(domain, MUC_SERVICE_NAME);
     }
+    api.provide('muc', mucAdmin(services));
+    await createConfiguredRooms(cfg.rooms, services, (room) => api.log.info({ room }, 'room created from muc.rooms'));
     api.onSession('closed', async (session) => {
       for (const s of services) await s.disconnected(session.jid);
     });

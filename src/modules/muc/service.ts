@@ -4,10 +4,12 @@
 import { StanzaError } from '../../errors.js';
 import { parseJid, type Jid } from '../../jid/index.js';
 import type { StanzaEvent } from '../../router/router.js';
+import { ServiceRefusal, type MucRoomInfo, type MucRoomOptions } from '../../router/services.js';
 import { iqPayload, iqResult } from '../../router/stanza.js';
 import { x, type Element } from '../../xml/element.js';
 import { NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_MUC_ADMIN, NS_MUC_OWNER, NS_MUC_ROOMINFO, NS_DATA, NS_PING } from './ns.js';
 import { adminQuery, ownerQuery } from './room-admin.js';
+import type { RoomConfig } from './forms.js';
 import { Room, type RoomLimits } from './room.js';
 import type { RoomStore, StoredRoom } from './room-store.js';
 
@@ -104,6 +106,73 @@ export class MucService {
    */
   async shutdown(): Promise<void> {
     for (const room of this.rooms.values()) await this.sendAll(room.shutdown());
+  }
+
+  get domain(): string {
+    return this.opts.domain;
+  }
+
+  /** The normalised room name of `name`@domain; refuses anything that is not a bare room address. */
+  roomName(name: string): string {
+    const j = parseJid(`${name}@${this.opts.domain}`);
+    if (j.local === '' || j.domain !== this.opts.domain || j.resource !== '') throw new ServiceRefusal(`'${name}' is not a room name`);
+    return j.local;
+  }
+
+  /** Whether a room of that name is in memory or stored. */
+  async has(name: string): Promise<boolean> {
+    return (await this.room(this.roomName(name))) !== undefined;
+  }
+
+  /**
+   * An administrator's room (CLI, muc.rooms): persistent and unlocked at once, with
+   * no owner; the server's admins act on it through the CLI. Refuses an existing room.
+   */
+  async createRoom(name: string, options: MucRoomOptions): Promise<Room> {
+    const local = this.roomName(name);
+    if (await this.room(local)) throw new ServiceRefusal(`${local}@${this.opts.domain} already exists`);
+    const limit = this.opts.maxUsers;
+    const maxUsers = options.maxUsers ?? 0;
+    if (maxUsers < 0 || !Number.isInteger(maxUsers) || (limit > 0 && maxUsers > limit)) {
+      throw new ServiceRefusal(`the occupant limit must be ${limit > 0 ? `from 1 to ${limit}` : 'a whole number'} (0: the service default)`);
+    }
+    const room = new Room(parseJid(`${local}@${this.opts.domain}`), this.opts, this.opts.now);
+    const password = options.password ?? '';
+    const config: RoomConfig = {
+      ...room.config,
+      persistent: true,
+      name: options.name ?? '',
+      description: options.description ?? '',
+      public: options.public ?? true,
+      passwordProtected: password !== '',
+      password,
+      membersOnly: options.membersOnly ?? false,
+      moderated: options.moderated ?? false,
+    };
+    if (maxUsers > 0) config.maxUsers = maxUsers;
+    room.config = config;
+    this.rooms.set(local, room);
+    await this.persist(room);
+    return room;
+  }
+
+  /** §10.9 by an administrator: occupants are told (with the reason) and the room's file goes. */
+  async destroyRoom(name: string, reason?: string): Promise<void> {
+    const local = this.roomName(name);
+    const room = await this.room(local);
+    if (!room) throw new ServiceRefusal(`there is no room ${local}@${this.opts.domain}`);
+    const out = room.destroy(x('destroy', null, reason ? x('reason', null, reason) : null));
+    this.dropIfEmpty(room);
+    await this.persist(room);
+    await this.sendAll(out);
+  }
+
+  /** Every room, stored ones included, by name. */
+  async listRooms(): Promise<MucRoomInfo[]> {
+    await this.loadAll();
+    return [...this.rooms.values()].sort((a, b) => a.jid.local.localeCompare(b.jid.local)).map((r) => ({
+      jid: r.address, name: r.config.name, occupants: r.occupants.size, persistent: r.config.persistent, public: r.config.public,
+    }));
   }
 
   async handle(ev: StanzaEvent): Promise<boolean> {
