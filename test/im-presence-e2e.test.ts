@@ -3,25 +3,11 @@
 // and the unavailable presence the server sends when a connection drops.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, startServer, type TestServer } from './harness/server.js';
+import { pythonDriver, startServer, type TestServer } from './harness/server.js';
 
 function slixPresence(options: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const script = join(ROOT, 'test', 'harness', 'slix_presence.py');
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/python3', [script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 60000);
-    p.on('exit', () => {
-      clearTimeout(t);
-      const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line) as Record<string, unknown>); } catch { reject(new Error(`slixmpp driver failed: ${err || out}`)); }
-    });
-  });
+  return pythonDriver('slix_presence.py', options);
 }
 
 describe('RFC 6121 with slixmpp', () => {

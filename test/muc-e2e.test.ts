@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, startServer, type TestServer } from './harness/server.js';
+import { ROOT, runDriver, startServer, type TestServer } from './harness/server.js';
 
 const ROOM = 'secret@conference.localhost';
 const PASSWORD = 'letmein';
@@ -19,19 +19,7 @@ const USERS = {
 };
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 90000);
-    p.on('exit', () => {
-      clearTimeout(t);
-      const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line) as Record<string, unknown>); } catch { reject(new Error(`driver failed: ${err || out}`)); }
-    });
-  });
+  return runDriver(cmd, args, { env, timeoutMs: 90000 });
 }
 
 const slixMuc = (server: TestServer, options: Record<string, unknown>) => run('/usr/bin/python3', [

@@ -3,32 +3,18 @@
 // and the data lands in the user's XEP-0227 spool file.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'ltx';
-import { startServer, ROOT, type TestServer } from './harness/server.js';
+import { pythonDriver, startServer, type TestServer } from './harness/server.js';
 
 type Step = Record<string, unknown>;
 type StepResult = Record<string, unknown>;
 interface DriverReport { ok: boolean; jid?: string; results: StepResult[]; error?: string; stream_error?: string }
 
 function drive(server: TestServer, jid: string, password: string, steps: Step[]): Promise<DriverReport> {
-  const script = join(ROOT, 'test', 'harness', 'slix_userdata.py');
   const opts = { host: '127.0.0.1', port: server.starttlsPort, cafile: join(server.certs, 'localhost.crt'), jid, password, steps };
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/python3', [script, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 90000);
-    p.on('exit', () => {
-      clearTimeout(t);
-      const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line) as DriverReport); } catch { reject(new Error(`slixmpp driver failed: ${err || out}`)); }
-    });
-  });
+  return pythonDriver<DriverReport>('slix_userdata.py', opts, 90000);
 }
 
 const payload = (r: StepResult, name: string) => parse(String(r.xml)).getChild(name)!;

@@ -3,9 +3,8 @@
 // chat, DND, offline messages with delay stamps, roster and presence back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, startServer } from './harness/server.js';
+import { pythonDriver, startServer } from './harness/server.js';
 
 test('the "try it now" walkthrough with slixmpp', async () => {
   const server = await startServer({ sets: ['registration.policy=open'] });
@@ -13,18 +12,7 @@ test('the "try it now" walkthrough with slixmpp', async () => {
     server.adduser('helpdesk@localhost', 'hilfe-2026');
     const opts = { host: '127.0.0.1', port: server.starttlsPort, domain: 'localhost', cafile: join(server.certs, 'localhost.crt'),
       colleague: 'helpdesk@localhost', colleague_password: 'hilfe-2026' };
-    const report = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const p = spawn('/usr/bin/python3', [join(ROOT, 'test', 'harness', 'slix_walkthrough.py'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-      const t = setTimeout(() => p.kill('SIGKILL'), 120000);
-      p.on('exit', () => {
-        clearTimeout(t);
-        try { resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>); } catch { reject(new Error(err || out)); }
-      });
-    });
+    const report = await pythonDriver('slix_walkthrough.py', opts, 120000);
     assert.equal(report.error, undefined, `steps done: ${JSON.stringify(report.steps)}`);
     assert.equal(report.ok, true);
     const welcome = report.welcome as { from: string; body: string };

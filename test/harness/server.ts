@@ -109,42 +109,41 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   };
 }
 
-/** Runs the slixmpp driver and returns what it reported. */
-export function slixmpp(options: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const script = join(ROOT, 'test', 'harness', 'slix_client.py');
+/**
+ * Runs a client driver — a program that prints what it saw as one JSON line last —
+ * and returns that line parsed. Killed after timeoutMs.
+ */
+export function runDriver<T = Record<string, unknown>>(cmd: string, args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/python3', [script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 60000);
+    const t = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60000);
     p.on('exit', () => {
       clearTimeout(t);
       const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line) as Record<string, unknown>); } catch { reject(new Error(`slixmpp driver failed: ${err || out}`)); }
+      try { resolve(JSON.parse(line) as T); } catch { reject(new Error(`${args[0] ?? cmd} failed: ${err || out}`)); }
     });
   });
 }
 
+/** A Python driver in test/harness/ (Debian's python3, which sees python3-slixmpp), given its options as JSON. */
+export function pythonDriver<T = Record<string, unknown>>(script: string, options: unknown, timeoutMs?: number): Promise<T> {
+  return runDriver<T>('/usr/bin/python3', [join(ROOT, 'test', 'harness', script), JSON.stringify(options)], { timeoutMs });
+}
+
+/** Runs the slixmpp driver and returns what it reported. */
+export function slixmpp(options: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return pythonDriver('slix_client.py', options);
+}
+
 /** Runs the @xmpp/client driver, trusting the test server's certificate. */
 export function xmppjs(server: TestServer, options: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const script = join(ROOT, 'dist', 'test', 'harness', 'xmppjs-client.js');
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [script, JSON.stringify(options)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The certificate names the domain, so the client connects to 'localhost' (IPv4 first: we bind 127.0.0.1).
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(server.certs, `${server.host}.crt`), NODE_OPTIONS: '--dns-result-order=ipv4first' },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const t = setTimeout(() => p.kill('SIGKILL'), 60000);
-    p.on('exit', () => {
-      clearTimeout(t);
-      const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line) as Record<string, unknown>); } catch { reject(new Error(`@xmpp/client driver failed: ${err || out}`)); }
-    });
+  return runDriver(process.execPath, [join(ROOT, 'dist', 'test', 'harness', 'xmppjs-client.js'), JSON.stringify(options)], {
+    // The certificate names the domain, so the client connects to 'localhost' (IPv4 first: we bind 127.0.0.1).
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: join(server.certs, `${server.host}.crt`), NODE_OPTIONS: '--dns-result-order=ipv4first' },
   });
 }
