@@ -532,4 +532,16 @@ describe('XEP-0045 multi-user chat', () => {
       rmSync(w.spoolDir, { recursive: true, force: true });
     });
   });
+
+  test('two joins racing to a new room: one creates it (201), the other joins it', async () => {
+    const w = await setup();
+    const alice = await w.connect('alice@example.org/a');
+    const bob = await w.connect('bob@example.org/b');
+    await Promise.all([
+      alice.inject(`<presence to='race@${SVC}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`),
+      bob.inject(`<presence to='race@${SVC}/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`),
+    ]);
+    const created = [alice, bob].filter((s) => s.take().some((e) => e.name === 'presence' && codes(e).includes(201)));
+    assert.equal(created.length, 1, 'exactly one joiner created the room');
+  });
 });

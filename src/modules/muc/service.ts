@@ -223,11 +223,15 @@ export class MucService {
       if (type !== undefined) return;
       if (!this.mayCreate(from)) throw new StanzaError('not-allowed', 'you may not create rooms here');
       await this.checkRoomQuota(from);
-      room = new Room(to.bare, this.opts, this.opts.now);
-      // §10.1.1: a room made with the MUC protocol is locked; a groupchat 1.0 join
-      // (no <x/>) cannot configure it, so that room is open at once.
-      room.locked = stanza.getChild('x', NS_MUC) !== undefined;
-      created = true;
+      // Another join may have created the room while this one waited: join that one.
+      room = this.rooms.get(to.local);
+      if (!room) {
+        room = new Room(to.bare, this.opts, this.opts.now);
+        // §10.1.1: a room made with the MUC protocol is locked; a groupchat 1.0 join
+        // (no <x/>) cannot configure it, so that room is open at once.
+        room.locked = stanza.getChild('x', NS_MUC) !== undefined;
+        created = true;
+      }
     }
     const out = room.presence(from, to.resource, stanza, created);
     if (created) this.rooms.set(to.local, room);
