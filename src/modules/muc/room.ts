@@ -324,7 +324,13 @@ export class Room {
   /** The service is going down: everyone leaves with 332 (§15.6.2). */
   shutdown(): Element[] {
     const out: Element[] = [];
-    for (const occ of [...this.occupants.values()]) out.push(...this.removeOccupant(occ, { codes: [STATUS.SYSTEM_SHUTDOWN] }));
+    // Everyone leaves at once: each occupant gets only its own unavailable (110, 332),
+    // not everyone else's — n, not n², stanzas for a room of n.
+    for (const occ of [...this.occupants.values()]) {
+      occ.role = 'none';
+      out.push(this.presenceOf(occ, occ, { codes: [STATUS.SYSTEM_SHUTDOWN] }, true));
+      this.remove(occ);
+    }
     return out;
   }
 
