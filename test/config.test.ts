@@ -118,8 +118,8 @@ describe('config: file and --set', () => {
       sets: ['hosts=[A.Test, b.test.]', 'c2s.starttls.port=0', 'c2s.direct_tls.port=null', 'log={level: error}'],
     });
     assert.deepEqual(config.hosts, [
-      { domain: 'a.test', certificate: null, key: null, registration: null },
-      { domain: 'b.test', certificate: null, key: null, registration: null },
+      { domain: 'a.test', certificate: null, key: null, registration: null, muc: null },
+      { domain: 'b.test', certificate: null, key: null, registration: null, muc: null },
     ]);
     assert.equal(config.c2s.starttls.port, 0);
     assert.equal(config.c2s.direct_tls.port, null);
@@ -141,8 +141,8 @@ describe('config: file and --set', () => {
     const cwd = join(root, 'elsewhere');
     const config = loadConfig({ file, cwd, sets: ['certs=mycerts', 'spool=2024'] });
     assert.deepEqual(config.hosts, [
-      { domain: 'example.org', certificate: null, key: null, registration: null },
-      { domain: 'example.net', certificate: join(dir, 'tls/net.crt'), key: '/abs/net.key', registration: 'open' },
+      { domain: 'example.org', certificate: null, key: null, registration: null, muc: null },
+      { domain: 'example.net', certificate: join(dir, 'tls/net.crt'), key: '/abs/net.key', registration: 'open', muc: null },
     ]);
     assert.equal(config.log.file, join(dir, 'logs/rohrpost.log'));
     assert.equal(config.certs, join(cwd, 'mycerts'));

@@ -544,4 +544,14 @@ describe('XEP-0045 multi-user chat', () => {
     const created = [alice, bob].filter((s) => s.take().some((e) => e.name === 'presence' && codes(e).includes(201)));
     assert.equal(created.length, 1, 'exactly one joiner created the room');
   });
+
+  test('a host entry can switch the service off for that host (hosts[].muc: false)', async () => {
+    const w = await world([...MODULES.filter((m) => m.name !== 'muc'), muc], ['example.org', 'quiet.example'],
+      (c) => { c.hosts[1]!.muc = false; });
+    const a = await w.connect('alice@example.org/a');
+    assert.equal(w.router.isComponent('conference.example.org'), true);
+    assert.equal(w.router.isComponent('conference.quiet.example'), false);
+    const r = await iq(a, 'quiet.example', 'get', "<query xmlns='http://jabber.org/protocol/disco#items'/>");
+    assert.equal(r.getChild('query')!.getChildren('item').some((i) => i.attrs.jid === 'conference.quiet.example'), false);
+  });
 });

@@ -11,7 +11,7 @@ const ANY_ADDRESS = '::';
 /** A fresh copy of the defaults each call, so callers may change what they get. */
 export function defaultConfig(): Config {
   return {
-    hosts: [{ domain: 'localhost', certificate: null, key: null, registration: null }],
+    hosts: [{ domain: 'localhost', certificate: null, key: null, registration: null, muc: null }],
     spool: './spool',
     certs: './certs',
     log: { level: 'info', format: 'pretty', file: null },

@@ -75,7 +75,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
     },
     muc: {
       kind: 'section', description: 'Multi-user chat (XEP-0045)', fields: {
-        enabled: { kind: 'boolean', description: 'Serve a chat room service for every host.' },
+        enabled: { kind: 'boolean', description: 'Serve a chat room service for every host; a host entry may override it with its own muc key (true or false).' },
         domain_prefix: { kind: 'string', maxLength: 63, description: 'The service lives at <domain_prefix>.<host>.' },
         creation: { kind: 'enum', values: ['anyone', 'local', 'nobody'], description: "Who may create rooms: anyone, users of this server's hosts (local), or nobody." },
         max_users: int(0, 1_000_000, 'Default and largest number of occupants in one room; 0 means no limit.'),
@@ -125,7 +125,7 @@ export function expectedOf(node: SchemaNode): string {
     case 'path': return `a path (absolute, or relative to the configuration file)${orNull}`;
     case 'string': return `a text of at most ${node.maxLength} characters${orNull}`;
     case 'address': return 'an IP address such as :: or 0.0.0.0 or 127.0.0.1';
-    case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key, registration}';
+    case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key, registration, muc}';
     case 'rooms': return `a list of mappings {${ROOM_KEYS.join(', ')}}; name is required`;
   }
 }
@@ -220,7 +220,7 @@ function validateHosts(value: unknown, key: string, src: ValueSource): HostConfi
     const at = `${key}[${i}]`;
     const entry = typeof item === 'string' ? { domain: item } : item;
     if (!isMapping(entry)) return fail(at, item, 'a domain name, or a mapping {domain, certificate, key}');
-    const keys = ['domain', 'certificate', 'key', 'registration'];
+    const keys = ['domain', 'certificate', 'key', 'registration', 'muc'];
     for (const k of Object.keys(entry)) {
       if (!keys.includes(k)) fail(`${at}.${k}`, entry[k], unknownKeyHint(k, keys, at));
     }
@@ -228,6 +228,8 @@ function validateHosts(value: unknown, key: string, src: ValueSource): HostConfi
     if (registration !== null && registration !== 'open' && registration !== 'closed') {
       fail(`${at}.registration`, registration, 'open, closed or null (null: registration.policy applies)');
     }
+    const muc = entry.muc ?? null;
+    if (muc !== null && typeof muc !== 'boolean') fail(`${at}.muc`, muc, 'true, false or null (null: muc.enabled applies)');
     if (entry.domain === undefined) return fail(at, item, 'a mapping with a domain key');
     const domain = normaliseDomain(entry.domain);
     if (domain === null) return fail(`${at}.domain`, entry.domain, 'a domain name such as example.org');
@@ -243,7 +245,7 @@ function validateHosts(value: unknown, key: string, src: ValueSource): HostConfi
       const missing = certificate === null ? 'certificate' : 'key';
       fail(`${at}.${missing}`, null, 'both certificate and key, or neither (to use a generated certificate)');
     }
-    return { domain, certificate, key: keyPath, registration: registration as HostConfig['registration'] };
+    return { domain, certificate, key: keyPath, registration: registration as HostConfig['registration'], muc: muc as boolean | null };
   });
 }
 

@@ -11,6 +11,8 @@ export interface HostConfig {
   key: string | null;
   /** Overrides registration.policy for this host; null: the global policy applies. */
   registration?: RegistrationPolicy | null;
+  /** Overrides muc.enabled for this host; null: the global setting applies. */
+  muc?: boolean | null;
 }
 
 export interface ListenerConfig {

@@ -25,13 +25,15 @@ export default defineModule({
   },
   async load(api) {
     const cfg = api.config.muc;
-    if (!cfg.enabled) return;
+    // A host entry's own muc key overrides muc.enabled for that host.
+    const served = api.config.hosts.filter((h) => h.muc ?? cfg.enabled).map((h) => h.domain);
+    if (served.length === 0) return;
     if (!DOMAIN_LABEL.test(cfg.domain_prefix)) {
       throw new Error(`muc.domain_prefix '${cfg.domain_prefix}' is not a single lower-case DNS label`);
     }
     const services: MucService[] = [];
     const localHosts = new Set(api.hosts);
-    for (const host of api.hosts) {
+    for (const host of served) {
       const domain = `${cfg.domain_prefix}.${host}`;
       const service = new MucService({
         domain,

@@ -47,9 +47,11 @@ export interface TestWorld {
   connect(full: string): Promise<FakeSession>;
 }
 
-export async function world(modules: readonly ModuleDefinition[], hosts = ['example.org']): Promise<TestWorld> {
+export async function world(modules: readonly ModuleDefinition[], hosts = ['example.org'],
+  configure?: (config: Config) => void): Promise<TestWorld> {
   const config = defaultConfig();
   config.hosts = hosts.map((domain) => ({ domain, certificate: null, key: null }));
+  configure?.(config);
   const log = pino({ level: 'silent' });
   const storage = new MemoryStorage();
   const router = new Router(new Set(hosts), storage.accounts, log);
