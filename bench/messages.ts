@@ -188,6 +188,8 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
     let step: StepState | null = null;
     const onStanza = (name: string, tag: string) => {
       if (name !== 'message' || step === null) return;
+      // A bounce (type='error') is not a delivery.
+      if (attr(tag, 'type') === 'error') return;
       const now = performance.now();
       const id = attr(tag, 'id');
       if (!id || id.charCodeAt(0) !== 0x6d) return;

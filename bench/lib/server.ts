@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { connect } from 'node:net';
 import { deriveCredentials } from '../../src/auth/credentials.js';
 import { openStorage } from '../../src/storage/index.js';
 
@@ -56,6 +57,12 @@ export interface SpawnOptions {
   startTimeoutMs?: number;
   /** Extra environment for the server, e.g. NODE_OPTIONS='--heapsnapshot-signal=SIGUSR2' to inspect it. */
   env?: Record<string, string>;
+  /**
+   * Ready when 127.0.0.1:readyPort accepts a connection, instead of waiting for the
+   * 'Rohrpost started' info line (which log levels above info hide). Set the listener
+   * to that port with sets, e.g. 'c2s.starttls.port=N'; starttlsPort is then that port.
+   */
+  readyPort?: number;
 }
 
 /** Settings every benchmark server gets: SASL on plaintext streams too, no per-IP cap. */
@@ -109,6 +116,16 @@ export async function spawnRohrpost(opts: SpawnOptions = {}): Promise<BenchServe
       if (entry.msg === 'c2s listening' && entry.kind) ports[entry.kind] = Number(entry.port);
       if (entry.msg === 'Rohrpost started') { up = true; clearTimeout(timer); resolve(); }
     });
+    if (opts.readyPort !== undefined) {
+      const port = opts.readyPort;
+      const probe = () => {
+        if (up || proc.exitCode !== null || proc.signalCode !== null) return;
+        const sock = connect({ host: '127.0.0.1', port });
+        sock.once('connect', () => { sock.destroy(); up = true; clearTimeout(timer); resolve(); });
+        sock.once('error', () => { sock.destroy(); setTimeout(probe, 100); });
+      };
+      probe();
+    }
   });
   try {
     await started;
@@ -118,7 +135,7 @@ export async function spawnRohrpost(opts: SpawnOptions = {}): Promise<BenchServe
   }
   return {
     pid: proc.pid!, dir, spool: join(dir, 'spool'), domain,
-    starttlsPort: ports.starttls ?? 0, directTlsPort: ports['direct-tls'] ?? 0, problems,
+    starttlsPort: ports.starttls ?? opts.readyPort ?? 0, directTlsPort: ports['direct-tls'] ?? 0, problems,
     stop: () => stopProcess(proc, exited, () => { stopping = true; }),
     cleanup() {
       if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
