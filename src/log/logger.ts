@@ -2,7 +2,8 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import { ConfigError } from '../errors.js';
 import type { Config } from '../config/types.js';
 
@@ -31,7 +32,7 @@ export function createLogger(opts: LoggerOptions): RootLogger {
   const { file } = opts;
   let dest = file === null ? toStdout() : toFile(file, openLogFile(file));
   const format = opts.format === 'pretty'
-    ? prettyFactory({
+    ? loadPrettyFactory()({
       colorize: file === null && process.stdout.isTTY === true,
       translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
       ignore: 'pid,hostname',
@@ -93,4 +94,9 @@ function openLogFile(file: string): number {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new ConfigError('log.file', file, `a file that can be created or appended to (${code})`);
   }
+}
+
+/** pino-pretty is loaded only for the pretty format: a JSON-logging daemon saves its memory. */
+function loadPrettyFactory(): typeof PrettyFactory {
+  return (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory }).prettyFactory;
 }

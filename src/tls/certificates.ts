@@ -6,7 +6,15 @@ import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, read
 import { join } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeModule from 'node-forge';
+
+// node-forge is only needed to make a certificate (first start, `cert generate`); loaded
+// on demand, a server whose certificates exist saves its ~10 MB of memory.
+const requireCjs = createRequire(import.meta.url);
+function loadForge(): typeof forgeModule {
+  return requireCjs('node-forge') as typeof forgeModule;
+}
 import { ConfigError } from '../errors.js';
 
 /** Oldest protocol accepted; TLS 1.0 and 1.1 are deprecated (RFC 8996). */
@@ -23,6 +31,7 @@ export interface CertificateLog { info(obj: object, msg: string): void }
 
 /** A self-signed certificate and its key, both PEM. */
 export function generateSelfSigned(domain: string): { cert: string; key: string } {
+  const forge = loadForge();
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: RSA_BITS,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -45,14 +54,14 @@ export function generateSelfSigned(domain: string): { cert: string; key: string 
     { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true }, // clientAuth: s2s presents it outbound
     { name: 'subjectKeyIdentifier' },
-    { id: OID_SUBJECT_ALT_NAME, name: 'subjectAltName', value: subjectAltName(domain) },
+    { id: OID_SUBJECT_ALT_NAME, name: 'subjectAltName', value: subjectAltName(forge, domain) },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: privateKey };
 }
 
 /** dNSName domain and *.domain (components, MUC), plus the domain as id-on-xmppAddr. */
-function subjectAltName(domain: string): forge.asn1.Asn1 {
+function subjectAltName(forge: typeof forgeModule, domain: string): forgeModule.asn1.Asn1 {
   const { asn1 } = forge;
   const dnsName = domainToASCII(domain) || domain;
   const dns = (n: string) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, n);
