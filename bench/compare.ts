@@ -17,7 +17,7 @@ import { DEFAULT_LOGIN_OPTIONS, runLoginBench, type LoginBenchResult } from './l
 import { DEFAULT_MEMORY_OPTIONS, checkOpenFiles, runMemoryBench, type MemoryBenchResult } from './memory.js';
 import { DEFAULT_MESSAGE_OPTIONS, runMessageBench, type MessageBenchResult } from './messages.js';
 import { createUsers, newBenchDir, spawnRohrpost } from './lib/server.js';
-import { UsageError, environment, int, note } from './lib/args.js';
+import { UsageError, environment, int, note, parseOrExit } from './lib/args.js';
 import { fmt, markdownTable, rounded } from './lib/stats.js';
 import { statusKiB } from './lib/proc.js';
 import { freePort, hasCommand, pin, type PeerOptions, type PeerServer } from './peers/common.js';
@@ -398,17 +398,8 @@ function optionsFromArgs(argv: string[]): CompareOptions | null {
 }
 
 async function main(): Promise<void> {
-  let opts: CompareOptions | null;
-  try {
-    opts = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`compare: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (!opts) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const opts = parseOrExit('compare', HELP, optionsFromArgs);
+  if (!opts) return;
   const command = `node dist/bench/compare.js ${process.argv.slice(2).join(' ')}`.trim();
   const { runs, pinning } = await runCompare(opts);
   const { md, json } = report(runs, pinning, opts, command);

@@ -24,7 +24,7 @@ import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stat
 import { startCpuMeter, statusKiB } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseSources, parseTlsModes, parseUsers, writeJson,
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
 } from './lib/args.js';
 
 export interface LoginBenchOptions {
@@ -235,26 +235,13 @@ function optionsFromArgs(argv: string[]): { opts: LoginBenchOptions; out?: strin
 }
 
 async function main(): Promise<void> {
-  let parsed: { opts: LoginBenchOptions; out?: string } | null;
-  try {
-    parsed = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`logins: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (!parsed) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const parsed = parseOrExit('logins', HELP, optionsFromArgs);
+  if (!parsed) return;
   const { opts, out } = parsed;
   const result = await runLoginBench(opts);
   process.stdout.write(`${loginTable(result)}\n`);
   if (out !== undefined) writeJson(out, result);
-  const problems = result.server.problems;
-  if (problems && (problems.errors > 0 || problems.exited)) {
-    note(`server problems: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
-    for (const s of problems.samples) note(`  ${s}`);
-  }
+  reportServerProblems(result.server.problems);
   if (result.rows.some((r) => r.failed > 0 || r.ok < r.attempted)) process.exitCode = 1;
 }
 

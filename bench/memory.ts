@@ -24,7 +24,7 @@ import { openFileCount, openFilesLimit, sleep, statusKiB } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
 import {
   COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers,
-  writeJson,
+  writeJson, reportServerProblems
 } from './lib/args.js';
 
 /** Sessions per source address before another 127.0.0.x is added (ephemeral ports: ~28k). */
@@ -265,13 +265,7 @@ async function main(): Promise<void> {
   const result = await runMemoryBench(opts);
   process.stdout.write(`${memoryTable(result)}\n`);
   if (out !== undefined) writeJson(out, result);
-  for (const row of result.rows) {
-    const p = row.problems;
-    if (p && (p.errors > 0 || p.exited)) {
-      note(`server problems (${row.tls}): ${p.errors} errors, ${p.warnings} warnings${p.exited ? `, ${p.exited}` : ''}`);
-      for (const s of p.samples) note(`  ${s}`);
-    }
-  }
+  for (const row of result.rows) reportServerProblems(row.problems, row.tls);
   if (result.rows.some((r) => r.failed > 0 || r.alive < r.sessions)) process.exitCode = 1;
 }
 

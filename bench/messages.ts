@@ -28,7 +28,7 @@ import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, ty
 import { writeRosters } from './lib/rosters.js';
 import { checkOpenFiles } from './memory.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers, writeJson,
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
 } from './lib/args.js';
 
 /** Connections per client source address before another loopback address is used. */
@@ -381,25 +381,12 @@ function optionsFromArgs(argv: string[]): { opts: MessageBenchOptions; out?: str
 }
 
 async function main(): Promise<void> {
-  let parsed: { opts: MessageBenchOptions; out?: string } | null;
-  try {
-    parsed = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`messages: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (!parsed) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const parsed = parseOrExit('messages', HELP, optionsFromArgs);
+  if (!parsed) return;
   const result = await runMessageBench(parsed.opts);
   process.stdout.write(`${messageTable(result)}\n\n${bestLine(result)}\n`);
   if (parsed.out !== undefined) writeJson(parsed.out, result);
-  const problems = result.server.problems;
-  if (problems && (problems.errors > 0 || problems.exited)) {
-    note(`server problems: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
-    for (const s of problems.samples) note(`  ${s}`);
-  }
+  reportServerProblems(result.server.problems);
   if (result.logins.failed > 0) process.exitCode = 1;
 }
 

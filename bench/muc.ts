@@ -29,7 +29,7 @@ import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stat
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
 import { checkOpenFiles } from './memory.js';
-import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseUsers, writeJson } from './lib/args.js';
+import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseUsers, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
@@ -608,17 +608,8 @@ function optionsFromArgs(argv: string[]): { opts: MucBenchOptions; scenarios: Ar
 }
 
 async function main(): Promise<void> {
-  let parsed: ReturnType<typeof optionsFromArgs>;
-  try {
-    parsed = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`muc: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (!parsed) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const parsed = parseOrExit('muc', HELP, optionsFromArgs);
+  if (!parsed) return;
   const results: MucScenarioResult[] = [];
   for (const scenario of parsed.scenarios) {
     const r = scenario === 'room' ? await runMucRoomBench(parsed.opts) : await runMucRoomsBench(parsed.opts);
@@ -626,11 +617,7 @@ async function main(): Promise<void> {
     const title = scenario === 'room' ? `One room, ${parsed.opts.occupants} occupants`
       : `${parsed.opts.rooms} rooms x ${parsed.opts.roomSize} occupants`;
     process.stdout.write(`\n## ${title}\n\n${joinTable(r)}\n\n${trafficTable(r)}\n\nstopped by: ${r.stoppedBy}\n`);
-    const problems = r.server.problems;
-    if (problems && (problems.errors > 0 || problems.warnings > 0 || problems.exited)) {
-      note(`server problems: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
-      for (const s of problems.samples.slice(0, 5)) note(`  ${s}`);
-    }
+    reportServerProblems(r.server.problems, '', true);
     if (r.logins.failed > 0 || r.joins.some((p) => p.failed > 0)) process.exitCode = 1;
   }
   if (parsed.out !== undefined) writeJson(parsed.out, results);

@@ -23,7 +23,7 @@ import { sleep, startCpuMeter } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, type BenchServer, type ServerProblems } from './lib/server.js';
 import { writeRosters } from './lib/rosters.js';
 import { openStorage } from '../src/storage/index.js';
-import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson } from './lib/args.js';
+import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
 
 const OFFLINE_LIST = 'offline';
 
@@ -288,27 +288,14 @@ function optionsFromArgs(argv: string[]): { opts: OfflineLoginOptions; out?: str
 }
 
 async function main(): Promise<void> {
-  let parsed: { opts: OfflineLoginOptions; out?: string } | null;
-  try {
-    parsed = optionsFromArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`offline-login: ${(err as Error).message}\n\n${HELP}\n`);
-    process.exit(2);
-  }
-  if (!parsed) {
-    process.stdout.write(`${HELP}\n`);
-    return;
-  }
+  const parsed = parseOrExit('offline-login', HELP, optionsFromArgs);
+  if (!parsed) return;
   const result = await runOfflineLoginBench(parsed.opts);
   process.stdout.write(`${offlineLoginTable(result)}\n\nserver CPU per login (fill included): ` +
     `${fmt(result.serverCpuMsPerLogin ?? Number.NaN, 1)} ms; other load ` +
     `${result.otherLoad === null ? '?' : `${fmt(result.otherLoad * 100, 0)}%`}\n`);
   if (parsed.out !== undefined) writeJson(parsed.out, result);
-  const problems = result.server.problems;
-  if (problems && (problems.errors > 0 || problems.exited)) {
-    note(`server problems: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
-    for (const s of problems.samples) note(`  ${s}`);
-  }
+  reportServerProblems(result.server.problems);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { TLS_MODES, type TlsMode } from '../client/session.js';
-import type { UserSet } from './server.js';
+import type { ServerProblems, UserSet } from './server.js';
 
 export class UsageError extends Error {}
 
@@ -110,4 +110,27 @@ export function writeJson(path: string, value: unknown): void {
 /** Progress and notes go to stderr; stdout carries only the result table. */
 export function note(msg: string): void {
   process.stderr.write(`${msg}\n`);
+}
+
+/**
+ * The command line of a benchmark: its options, or null after printing the help
+ * (--help); a usage error prints the message and the help and exits with code 2.
+ */
+export function parseOrExit<T>(name: string, help: string, parse: (argv: string[]) => T | null): T | null {
+  let parsed: T | null;
+  try {
+    parsed = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${name}: ${(err as Error).message}\n\n${help}\n`);
+    process.exit(2);
+  }
+  if (parsed === null) process.stdout.write(`${help}\n`);
+  return parsed;
+}
+
+/** After a run: what the server logged as errors (and warnings, if asked), so a number is never read without it. */
+export function reportServerProblems(problems: ServerProblems | undefined, label = '', withWarnings = false): void {
+  if (!problems || !(problems.errors > 0 || problems.exited || (withWarnings && problems.warnings > 0))) return;
+  note(`server problems${label ? ` (${label})` : ''}: ${problems.errors} errors, ${problems.warnings} warnings${problems.exited ? `, ${problems.exited}` : ''}`);
+  for (const s of problems.samples.slice(0, 5)) note(`  ${s}`);
 }
