@@ -315,6 +315,16 @@ describe('malformed XML → not-well-formed', () => {
 });
 
 describe('characters and encoding → not-well-formed', () => {
+  it('the first violation wins however the input is cut: a bad entity in a held start tag before invalid UTF-8', () => {
+    // Found by the mutated-streams property: the held tag must be read up to the break too.
+    const body = Buffer.concat([Buffer.from("<message to='a&At;b' id='c"), Buffer.from([0x80]), Buffer.from("'/>")]);
+    assert.deepEqual(new Recorder().write(HEADER, body).errors, ['restricted-xml']);
+    for (let cut = 1; cut < 23; cut++) {
+      const r = new Recorder().write(HEADER, body.subarray(0, cut), body.subarray(cut));
+      assert.deepEqual(r.errors, ['restricted-xml'], `cut at ${cut}`);
+    }
+  });
+
   it('invalid UTF-8, whole or split between writes', () => {
     const bad = [
       [0xc3, 0x28], // bad continuation

@@ -175,7 +175,9 @@ export class StreamParser {
       }
       const generation = this.generation;
       if (input.text !== '' && this.unfinished.kind !== TokenKind.None) {
-        if (this.unfinished.completedBy(input.text)) {
+        // Input that breaks off (invalid UTF-8) is read together with the held token too, so a
+        // violation inside that token, before the break, is reported first, as it would be in one piece.
+        if (this.unfinished.completedBy(input.text) || input.brokenAfter !== '') {
           this.counted -= this.unfinished.bytes;
           input = prepend(this.unfinished.take(), input);
         } else {
