@@ -22,7 +22,7 @@ import { SaltedPasswordCache } from './client/scram.js';
 import { MECHANISMS, type Mechanism, type SessionOptions, type TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
+import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet, finishServer } from './lib/server.js';
 import {
   COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
 } from './lib/args.js';
@@ -168,10 +168,7 @@ export async function runLoginBench(opts: LoginBenchOptions): Promise<LoginBench
     if (server) result.server.peakRssKiB = statusKiB(server.pid, 'VmHWM');
   } finally {
     if (server) {
-      const code = await server.stop();
-      result.server.problems = server.problems;
-      if (code !== 0) opts.log(`Rohrpost exited with code ${code}`);
-      server.cleanup();
+      result.server.problems = await finishServer(server, opts.log);
     }
   }
   return rounded(result);

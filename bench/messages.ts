@@ -24,7 +24,7 @@ import { chatMessage } from './client/stanzas.js';
 import type { LoadSession, TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
+import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet, finishServer } from './lib/server.js';
 import { writeRosters } from './lib/rosters.js';
 import { checkOpenFiles } from './memory.js';
 import {
@@ -298,10 +298,7 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
       await sleep(Math.min(5000, 300 + sessions.length / 5));
     }
     if (server) {
-      const code = await server.stop();
-      result.server.problems = server.problems;
-      if (code !== 0) opts.log(`Rohrpost exited with code ${code}`);
-      server.cleanup();
+      result.server.problems = await finishServer(server, opts.log);
     }
   }
   return rounded(result);

@@ -20,7 +20,7 @@ import { chatMessage, serverPing } from './client/stanzas.js';
 import { LoadSession, type SessionOptions, type TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { sleep, startCpuMeter } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, type BenchServer, type ServerProblems } from './lib/server.js';
+import { createUsers, newBenchDir, spawnRohrpost, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
 import { writeRosters } from './lib/rosters.js';
 import { openStorage } from '../src/storage/index.js';
 import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
@@ -225,10 +225,7 @@ export async function runOfflineLoginBench(opts: OfflineLoginOptions): Promise<O
     // stopping it at once can catch them with the storage already closed.
     if (server) await sleep(300);
     if (server) {
-      const code = await server.stop();
-      result.server.problems = server.problems;
-      if (code !== 0) opts.log(`Rohrpost exited with code ${code}`);
-      server.cleanup();
+      result.server.problems = await finishServer(server, opts.log);
     } else {
       rmSync(dir, { recursive: true, force: true });
     }

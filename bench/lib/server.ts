@@ -188,3 +188,11 @@ export async function createUsers(spoolDir: string, domain: string, users: UserS
   }
   return { created, ms: Date.now() - t0 };
 }
+
+/** After a run: stops the server, says so if it did not exit cleanly, removes its directory; returns what it logged. */
+export async function finishServer(server: BenchServer, log: (msg: string) => void): Promise<ServerProblems> {
+  const code = await server.stop();
+  if (code !== 0) log(`Rohrpost exited with code ${code}`);
+  server.cleanup();
+  return server.problems;
+}
