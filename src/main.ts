@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminSocket } from './admin/socket.js';
 import { C2sListeners, type C2sAddresses } from './c2s/listener.js';
+import { S2sManager, type S2sAddresses } from './s2s/manager.js';
 import disco from './modules/xep0030-disco.js';
 import ping from './modules/xep0199-ping.js';
 import version from './modules/xep0092-version.js';
@@ -38,6 +39,8 @@ export const MODULES: readonly ModuleDefinition[] = [
 
 export interface RunningServer {
   c2s: C2sAddresses;
+  /** Null when federation is off (s2s.enabled: false). */
+  s2s: S2sAddresses | null;
   router: Router;
   storage: Storage;
   tls: TlsContexts;
@@ -59,25 +62,34 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const c2s = new C2sListeners(config, log, storage, tls, router);
   const addresses = await c2s.listen();
+  // Federation is one setting away from an internal-only server: without it there is
+  // no listener and no route out, and stanzas for other domains bounce.
+  const s2s = config.s2s.enabled ? new S2sManager(config, log, router, tls) : null;
+  const s2sAddresses = s2s ? await s2s.listen() : null;
+  if (s2s) router.setRemoteRoute(s2s);
   mkdirSync(config.spool, { recursive: true, mode: 0o700 });
-  const admin = new AdminSocket(config.admin.socket ?? join(config.spool, 'admin.sock'), router, config.hosts.map((h) => h.domain), log);
+  const admin = new AdminSocket(config.admin.socket ?? join(config.spool, 'admin.sock'), router, config.hosts.map((h) => h.domain), log,
+    () => s2s?.list() ?? []);
   await admin.listen();
   log.info({ hosts: config.hosts.map((h) => h.domain), modules: modules.names() }, 'Rohrpost started');
 
   return {
     c2s: addresses,
+    s2s: s2sAddresses,
     router,
     storage,
     tls,
     reloadCertificates() {
       tls.reload();
       c2s.refreshTls();
+      s2s?.refreshTls();
     },
     async stop() {
       await admin.close();
       // Modules tell the clients first (conference rooms: status 332), then streams close.
       await router.shutdown();
       await c2s.shutdown();
+      await s2s?.shutdown();
       await storage.close();
       log.info('Rohrpost stopped');
     },

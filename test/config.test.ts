@@ -80,7 +80,7 @@ describe('config: defaults', () => {
     const [dir, file] = scratch(text);
     assert.deepEqual(loadConfig({ file }), loadConfig({ cwd: dir }));
     const keys = (v: unknown, key = ''): string[] =>
-      typeof v === 'object' && v !== null && !Array.isArray(v)
+      typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length > 0
         ? Object.entries(v).flatMap(([k, c]) => keys(c, key ? `${key}.${k}` : k))
         : [key];
     assert.deepEqual(keys(YAML.parse(text)).sort(), leafKeys(CONFIG_SCHEMA).sort());

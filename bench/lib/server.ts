@@ -83,6 +83,8 @@ export async function spawnRohrpost(opts: SpawnOptions = {}): Promise<BenchServe
     `hosts=[${domain}]`, `spool=${join(dir, 'spool')}`, `certs=${join(dir, 'certs')}`,
     'c2s.starttls.address=127.0.0.1', 'c2s.starttls.port=0',
     'c2s.direct_tls.address=127.0.0.1', 'c2s.direct_tls.port=0',
+    // Benchmarks measure client traffic; no federation listener on a public port.
+    's2s.enabled=false',
     `log.level=${opts.logLevel ?? 'info'}`,
     ...BENCH_SETTINGS, ...(opts.sets ?? []),
   ];

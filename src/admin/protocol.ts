@@ -4,6 +4,7 @@ import type { MucRoomOptions } from '../router/services.js';
 
 export type AdminRequest =
   | { cmd: 'sessions' }
+  | { cmd: 's2s' }
   | { cmd: 'kick'; jid: string }
   | { cmd: 'send'; from?: string; to: string; body: string; type?: 'chat' | 'normal' | 'headline' }
   | { cmd: 'announce'; host: string; body: string }

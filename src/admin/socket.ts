@@ -1,6 +1,7 @@
 // The admin socket: a Unix socket (mode 0600, so only the server's user and root
-// may use it) through which `rohrpost sessions|kick|send|announce|roster|room` act on the
-// running server. It reaches sessions and modules only through the router.
+// may use it) through which `rohrpost sessions|s2s|kick|send|announce|roster|room` act on the
+// running server. It reaches sessions and modules only through the router (and server
+// links through the list it is given).
 import net from 'node:net';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { parseJid, type Jid } from '../jid/index.js';
 import { JidError } from '../errors.js';
 import { x } from '../xml/element.js';
 import { ServiceRefusal, type MucAdmin } from '../router/services.js';
+import type { LinkInfo } from '../s2s/context.js';
 import { MAX_REQUEST_BYTES, type AdminRequest, type AdminResponse } from './protocol.js';
 
 class AdminError extends Error {}
@@ -17,7 +19,8 @@ class AdminError extends Error {}
 export class AdminSocket {
   private server: net.Server | null = null;
 
-  constructor(private readonly path: string, private readonly router: Router, private readonly hosts: readonly string[], private readonly log: Logger) {}
+  constructor(private readonly path: string, private readonly router: Router, private readonly hosts: readonly string[], private readonly log: Logger,
+    private readonly s2sLinks: () => LinkInfo[] = () => []) {}
 
   async listen(): Promise<void> {
     // A socket file left by a server that was killed would block listen().
@@ -81,6 +84,8 @@ export class AdminSocket {
     switch (req.cmd) {
       case 'sessions':
         return [...this.router.sessions.all()].map((s) => s.info());
+      case 's2s':
+        return this.s2sLinks();
       case 'kick': {
         const j = parseJid(req.jid);
         const targets = j.resource

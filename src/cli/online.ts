@@ -1,10 +1,11 @@
 // Commands that act on the running server through its admin socket:
-// sessions, kick, send, announce, roster add, room create|destroy|list.
+// sessions, s2s, kick, send, announce, roster add, room create|destroy|list.
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { SessionInfo } from '../router/session.js';
 import { adminCall } from './remote.js';
 import type { MucRoomInfo } from '../router/services.js';
+import type { LinkInfo } from '../s2s/context.js';
 import { configOptions, loadConfigOrExit, type ConfigFlags } from './common.js';
 
 function count(v: string): number {
@@ -33,6 +34,17 @@ export function registerOnlineCommands(program: Command): void {
       if (flags.json) return void process.stdout.write(JSON.stringify(sessions, null, 2) + '\n');
       for (const s of sessions) {
         process.stdout.write(`${s.jid}\t${s.ip}\t${s.tls ?? 'plaintext'}\t${s.mechanism ?? ''}\t${s.since}\t${s.available ? `available (${s.priority})` : 'not available'}\n`);
+      }
+    });
+
+  configOptions(program.command('s2s').description('list the links to other servers: direction, domains, authentication, TLS, since'))
+    .option('--json', 'print JSON')
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      const links = (await adminCall(loadConfigOrExit(flags), { cmd: 's2s' })) as LinkInfo[];
+      if (flags.json) return void process.stdout.write(JSON.stringify(links, null, 2) + '\n');
+      for (const l of links) {
+        const pair = l.direction === 'out' ? `${l.local.join(',')} -> ${l.remote.join(',')}` : `${l.remote.join(',') || '?'} -> ${l.local.join(',') || '?'}`;
+        process.stdout.write(`${l.direction}\t${pair}\t${l.state}\t${l.auth ?? '-'}\t${l.tls ?? 'plaintext'}\t${l.ip}\t${l.since}\n`);
       }
     });
 

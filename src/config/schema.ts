@@ -16,7 +16,9 @@ export type SchemaNode =
   | (Leaf & { kind: 'string'; maxLength: number })
   | (Leaf & { kind: 'address' })
   | (Leaf & { kind: 'hosts' })
-  | (Leaf & { kind: 'rooms' });
+  | (Leaf & { kind: 'rooms' })
+  | (Leaf & { kind: 'domains' })
+  | (Leaf & { kind: 'routes' });
 
 /** Where a value came from: the file named in errors, and the base for relative paths. */
 export interface ValueSource { file?: string; baseDir: string }
@@ -53,6 +55,25 @@ export const CONFIG_SCHEMA: SchemaNode = {
         allow_unencrypted_plain: { kind: 'boolean', description: 'Allow SASL PLAIN on a stream that is not encrypted (matters only when require_encryption is false).' },
         resource_conflict: { kind: 'enum', values: ['replace', 'refuse'], description: 'When a resource is already bound: replace the old session, or refuse the new bind.' },
         legacy_auth: { kind: 'boolean', description: 'Offer XEP-0078 jabber:iq:auth (plain text, TLS rules as for PLAIN) to pre-1.0 clients.' },
+      },
+    },
+    s2s: {
+      kind: 'section', description: 'Server-to-server connections (federation)', fields: {
+        enabled: { kind: 'boolean', description: 'Talk to other servers at all; false makes an internal-only server that neither sends to nor accepts from other domains.' },
+        starttls: listener('STARTTLS listener for other servers (RFC 6120).'),
+        direct_tls: listener('Direct TLS listener for other servers (XEP-0368).'),
+        require_encryption: { kind: 'boolean', description: 'Refuse server streams without TLS (in both directions).' },
+        secure: { kind: 'boolean', description: 'Require a valid certificate (RFC 6125) from every other server; false accepts dialback (XEP-0220) where the certificate is missing, self-signed or for another name.' },
+        secure_domains: { kind: 'domains', description: 'Remote domains that must present a valid certificate even when secure is false.' },
+        insecure_domains: { kind: 'domains', description: 'Remote domains allowed to use dialback without a valid certificate even when secure is true.' },
+        allow: { kind: 'domains', description: 'If not empty, the only remote domains we talk to.' },
+        deny: { kind: 'domains', description: 'Remote domains we never talk to.' },
+        ca_file: { kind: 'path', nullable: true, description: 'PEM file of the certificate authorities trusted for server certificates; null: the system\'s.' },
+        resolver: { kind: 'string', maxLength: 100, nullable: true, description: 'DNS server for SRV lookups, as ip or ip:port; null: the system\'s resolver.' },
+        routes: { kind: 'routes', description: 'Static routes that replace DNS: a mapping domain: host:port (tls://host:port for direct TLS).' },
+        connect_timeout: int(1, 3600, 'Seconds to set up a connection to another server (all addresses tried) before queued stanzas bounce with remote-server-timeout.'),
+        idle_timeout: int(1, 86400, 'Seconds an unused server connection stays open.'),
+        max_queue: int(1, 1_000_000, 'Stanzas queued for one remote domain while its connection is being set up; more bounce.'),
       },
     },
     registration: {
@@ -127,6 +148,8 @@ export function expectedOf(node: SchemaNode): string {
     case 'address': return 'an IP address such as :: or 0.0.0.0 or 127.0.0.1';
     case 'hosts': return 'a non-empty list of domain names, or of {domain, certificate, key, registration, muc}';
     case 'rooms': return `a list of mappings {${ROOM_KEYS.join(', ')}}; name is required`;
+    case 'domains': return 'a list of domain names';
+    case 'routes': return 'a mapping of domain names to host:port (or tls://host:port)';
   }
 }
 
@@ -171,8 +194,25 @@ export function validate(node: SchemaNode, value: unknown, key: string, src: Val
       return validateHosts(value, key, src);
     case 'rooms':
       return validateRooms(value, key, src);
+    case 'domains': {
+      if (!Array.isArray(value)) return fail();
+      return value.map((d: unknown, i) => normaliseDomain(d) ?? fail('a domain name such as example.org', `${key}[${i}]`, d));
+    }
+    case 'routes': {
+      if (!isMapping(value)) return fail();
+      const out: Record<string, string> = {};
+      for (const [d, target] of Object.entries(value)) {
+        const domain = normaliseDomain(d) ?? fail('a domain name such as example.org', `${key}.${d}`, d);
+        if (typeof target !== 'string' || !ROUTE.test(target)) fail('host:port or tls://host:port, e.g. 10.0.0.5:5269', `${key}.${d}`, target);
+        out[domain] = target as string;
+      }
+      return out;
+    }
   }
 }
+
+/** host:port with an optional tls:// prefix; IPv6 addresses in brackets. */
+const ROUTE = /^(tls:\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):([0-9]{1,5})$/;
 
 const ROOM_KEYS = ['name', 'title', 'description', 'password', 'public', 'members_only', 'moderated', 'max_users'] as const;
 const ROOM_FIELDS: Record<Exclude<(typeof ROOM_KEYS)[number], 'name'>, SchemaNode> = {

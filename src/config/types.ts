@@ -58,6 +58,31 @@ export interface Config {
     /** Offer XEP-0078 jabber:iq:auth to pre-1.0 streams. */
     legacy_auth: boolean;
   };
+  s2s: {
+    /** Federation at all; false: an internal-only server. */
+    enabled: boolean;
+    /** STARTTLS listener (5269). */
+    starttls: ListenerConfig;
+    /** Direct TLS listener (5270, XEP-0368). */
+    direct_tls: ListenerConfig;
+    require_encryption: boolean;
+    /** Require valid certificates (RFC 6125); false: dialback is accepted. */
+    secure: boolean;
+    secure_domains: string[];
+    insecure_domains: string[];
+    /** When not empty, the only remote domains we talk to. */
+    allow: string[];
+    deny: string[];
+    /** Trusted CAs for server certificates; null: the system's. */
+    ca_file: string | null;
+    /** DNS server 'ip' or 'ip:port' for SRV lookups; null: the system's. */
+    resolver: string | null;
+    /** domain -> 'host:port' or 'tls://host:port'. */
+    routes: Record<string, string>;
+    connect_timeout: number;
+    idle_timeout: number;
+    max_queue: number;
+  };
   registration: {
     policy: RegistrationPolicy;
     max_per_ip: number;

@@ -19,6 +19,12 @@ export type Target = 'host' | 'self' | 'bare' | 'full' | 'remote' | 'component';
 /** Takes every stanza addressed to a component's domain (a MUC service, say). */
 export type ComponentHandler = (ev: StanzaEvent) => void | boolean | Promise<void | boolean>;
 
+/** Carries stanzas to other servers (the s2s layer); the router knows it only by this. */
+export interface RemoteRoute {
+  /** Sends a stanza whose 'to' is on another domain; failures come back as bounces. */
+  send(stanza: Element, from: Jid, to: Jid): void;
+}
+
 export interface StanzaEvent {
   stanza: Element;
   kind: 'message' | 'presence' | 'iq';
@@ -47,6 +53,8 @@ export class Router {
   private readonly shutdownHooks = new Set<() => void | Promise<void>>();
   /** In-process components by domain (conference.<host>, ...). */
   private readonly components = new Map<string, ComponentHandler>();
+  /** Federation; null when this server talks to no other (s2s.enabled: false). */
+  private remote: RemoteRoute | null = null;
 
   constructor(
     private readonly hosts: ReadonlySet<string>,
@@ -81,6 +89,19 @@ export class Router {
         this.log.error({ err }, 'shutdown hook failed');
       }
     }
+  }
+
+  /** Installs the s2s layer; returns the undo. */
+  setRemoteRoute(remote: RemoteRoute): () => void {
+    this.remote = remote;
+    return () => {
+      if (this.remote === remote) this.remote = null;
+    };
+  }
+
+  /** A domain this process serves: a host or a component. */
+  servesDomain(domain: string): boolean {
+    return this.hosts.has(domain) || this.components.has(domain);
   }
 
   isComponent(domain: string): boolean {
@@ -217,9 +238,10 @@ export class Router {
     const { stanza, kind, target, to } = ev;
     switch (target) {
       case 'remote':
-        // No federation yet: RFC 6120 §10.4.3 — the server cannot reach the remote domain.
+        if (this.remote) return this.remote.send(stanza, ev.from, to);
+        // RFC 6120 §10.4.3: the server cannot (here: will not) reach the remote domain.
         if (kind === 'presence') return;
-        return this.bounce(stanza, new StanzaError('remote-server-not-found'), ev.origin);
+        return this.bounce(stanza, new StanzaError('remote-server-not-found', 'this server does not talk to other servers'), ev.origin);
       case 'host':
         if (kind === 'presence') return;
         return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);

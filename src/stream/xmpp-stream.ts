@@ -1,9 +1,10 @@
 // One XML stream over a socket (RFC 6120 §4): the state machine shared by every
 // kind of stream. It owns framing — headers, restarts, STARTTLS, stream errors and
-// the closing handshake — and hands each stanza to a policy (c2s now, s2s later)
-// that decides what the stream may do.
+// the closing handshake — and hands each stanza to a policy (c2s, s2s in and out)
+// that decides what the stream may do. A stream is either receiving (it answers the
+// peer's header) or initiating (open() sends ours first; outgoing s2s).
 import type { Socket } from 'node:net';
-import { TLSSocket, type TlsOptions } from 'node:tls';
+import { TLSSocket, connect as tlsConnect, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { StreamParser, type NameCache, type ParserLimits, type StreamHeader } from '../xml/parser.js';
 import { escapeXML, type Element } from '../xml/element.js';
@@ -14,8 +15,12 @@ export type StreamState = 'awaiting-header' | 'open' | 'tls-handshake' | 'closin
 
 /** What the stream asks of its owner. Throwing a StreamError from any callback ends the stream with that condition. */
 export interface StreamPolicy {
-  /** Checks the peer's header; returns our header's attributes and the features to offer (null for none, e.g. pre-1.0 streams). */
-  streamStart(header: StreamHeader): { from: string; version: boolean; features: Element | null };
+  /**
+   * Checks the peer's header; a receiving stream returns our header's attributes and the
+   * features to offer (null for none, e.g. pre-1.0 streams). An initiating stream has
+   * sent its header already and returns nothing; the features arrive as an element.
+   */
+  streamStart(header: StreamHeader): { from: string; version: boolean; features: Element | null } | void;
   element(el: Element, ns: string | undefined): void;
   /** The stream is gone (after an error, a close, or the socket dropping). Called once. */
   closed(reason: string): void;
@@ -31,6 +36,8 @@ export interface StreamOptions {
   onInternalError(err: unknown): void;
   /** Shared by the streams of a listener (a parser's name cache is ~9 KB). */
   names?: NameCache;
+  /** More namespace declarations for our header, e.g. the dialback prefix on s2s streams. */
+  declarations?: Record<string, string>;
 }
 
 /** Seconds to wait for the peer's </stream:stream> before dropping the socket. */
@@ -48,6 +55,10 @@ export class XmppStream {
   private readonly parser: StreamParser;
   private closeTimer: NodeJS.Timeout | null = null;
   private policy!: StreamPolicy;
+  /** Set on an initiating stream: the addresses of the header we send. */
+  private initiated: { from: string; to: string } | null = null;
+  /** The id the receiving peer gave the stream (initiating streams; dialback keys use it). */
+  peerStreamId: string | null = null;
 
   constructor(socket: Socket, private readonly opts: StreamOptions) {
     this.socket = socket;
@@ -86,6 +97,32 @@ export class XmppStream {
     this.parser.reset();
     this.state = 'awaiting-header';
     this.headerSent = false;
+    // The initiating entity speaks first on the new stream (RFC 6120 §4.3.3, §5.4.3.3).
+    if (this.initiated) this.open(this.initiated.from, this.initiated.to);
+  }
+
+  /** Initiating side: sends our header; the peer's answer comes to policy.streamStart. */
+  open(from: string, to: string): void {
+    this.initiated = { from, to };
+    this.peerStreamId = null;
+    this.writeHeader(from, true, to, false);
+  }
+
+  /** Initiating side of STARTTLS (after the peer's <proceed/>); a new stream follows once TLS is up. */
+  startClientTls(options: ConnectionOptions, secured: (socket: TLSSocket) => void): void {
+    this.parser.reset();
+    this.state = 'tls-handshake';
+    this.headerSent = false;
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    const tlsSocket = tlsConnect({ ...options, socket: plain });
+    this.socket = tlsSocket;
+    this.attach(tlsSocket);
+    tlsSocket.once('secureConnect', () => {
+      if (this.state !== 'tls-handshake') return;
+      this.state = 'awaiting-header';
+      this.guard(() => secured(tlsSocket));
+    });
   }
 
   /** RFC 6120 §5.4.3.3: after <proceed/>, TLS on the same socket, then a new stream. */
@@ -163,17 +200,20 @@ export class XmppStream {
       // RFC 6120 §4.8.1: the stream element must be qualified by the streams namespace.
       if (h.local !== 'stream' || h.ns !== NS_STREAMS) throw new StreamError('invalid-namespace', 'expected <stream:stream>');
       if (h.defaultNs !== this.opts.ns) throw new StreamError('invalid-namespace', `expected the default namespace ${this.opts.ns}`);
+      if (this.initiated) this.peerStreamId = h.attrs.id ?? null;
       const answer = this.policy.streamStart(h);
       this.state = 'open';
+      if (!answer) return;
       this.writeHeader(answer.from, answer.version, h.attrs.from);
       if (answer.features) this.socket.write(answer.features.toString());
     });
   }
 
-  private writeHeader(from: string, version: boolean, to?: string): void {
+  private writeHeader(from: string, version: boolean, to?: string, withId = true): void {
     this.headerSent = true;
-    this.socket.write(`<?xml version='1.0'?><stream:stream xmlns='${this.opts.ns}' xmlns:stream='${NS_STREAMS}'` +
-      ` id='${this.id}'${from ? ` from='${escapeXML(from)}'` : ''}${to ? ` to='${escapeXML(to)}'` : ''}` +
+    const declarations = Object.entries(this.opts.declarations ?? {}).map(([p, ns]) => ` xmlns:${p}='${ns}'`).join('');
+    this.socket.write(`<?xml version='1.0'?><stream:stream xmlns='${this.opts.ns}' xmlns:stream='${NS_STREAMS}'${declarations}` +
+      `${withId ? ` id='${this.id}'` : ''}${from ? ` from='${escapeXML(from)}'` : ''}${to ? ` to='${escapeXML(to)}'` : ''}` +
       `${version ? " version='1.0'" : ''} xml:lang='en'>`);
   }
 

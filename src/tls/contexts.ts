@@ -78,6 +78,12 @@ export class TlsContexts {
     cb(null, ctx);
   };
 
+  /** A served domain's certificate and key (PEM): s2s presents them as a TLS client too. */
+  credentialsFor(domain: string): { cert: string; key: string } {
+    const c = this.#certificateFor(domain);
+    return { cert: c.certPem, key: c.keyPem };
+  }
+
   /** The first host's context, for clients that send no server name. */
   defaultContext(): SecureContext {
     return this.#certificateFor(undefined).context;

@@ -26,6 +26,9 @@ export interface TestServer {
   host: string;
   starttlsPort: number;
   directTlsPort: number;
+  /** Server-to-server listeners (NaN when s2s is disabled). */
+  s2sPort: number;
+  s2sDirectTlsPort: number;
   proc: ChildProcess;
   /** Every log line (JSON objects) so far. */
   logs: Array<Record<string, unknown>>;
@@ -51,6 +54,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     '--set', `certs=${join(dir, 'certs')}`,
     '--set', 'c2s.starttls.address=127.0.0.1', '--set', 'c2s.starttls.port=0',
     '--set', 'c2s.direct_tls.address=127.0.0.1', '--set', 'c2s.direct_tls.port=0',
+    '--set', 's2s.starttls.address=127.0.0.1', '--set', 's2s.starttls.port=0',
+    '--set', 's2s.direct_tls.address=127.0.0.1', '--set', 's2s.direct_tls.port=0',
     '--set', 'log.level=debug',
     ...(opts.sets ?? []).flatMap((s) => ['--set', s]),
   ];
@@ -80,11 +85,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   };
 
   await waitForLog((l) => l.msg === 'Rohrpost started', 30000);
-  const port = (kind: string) => Number(logs.find((l) => l.msg === 'c2s listening' && l.kind === kind)?.port);
+  const port = (kind: string, what = 'c2s listening') => Number(logs.find((l) => l.msg === what && l.kind === kind)?.port);
 
   return {
     dir, spool: join(dir, 'spool'), certs: join(dir, 'certs'), host: hosts[0]!,
-    starttlsPort: port('starttls'), directTlsPort: port('direct-tls'), proc, logs, configArgs,
+    starttlsPort: port('starttls'), directTlsPort: port('direct-tls'),
+    s2sPort: port('starttls', 's2s listening'), s2sDirectTlsPort: port('direct-tls', 's2s listening'), proc, logs, configArgs,
     adduser(jid, password) {
       const r = spawnSync(process.execPath, [CLI, 'adduser', jid, ...configArgs], { input: password + '\n', encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`adduser ${jid} failed (${r.status}): ${r.stderr}`);

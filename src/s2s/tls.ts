@@ -1,0 +1,83 @@
+// TLS for server-to-server streams: our certificate on both sides of a connection
+// (a server is a TLS client when it connects out), the peer's certificate asked for
+// and checked against the trusted authorities and RFC 6125 identities.
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
+import { domainToASCII } from 'node:url';
+import { TLS_MIN_VERSION } from '../tls/certificates.js';
+import type { TlsContexts } from '../tls/contexts.js';
+import { certificateMatchesDomain } from './identity.js';
+
+/** What a peer's certificate proves about a domain. */
+export type CertificateStatus = 'valid' | 'untrusted' | 'mismatch' | 'none';
+
+export class S2sTls {
+  private readonly ca: string[];
+  private contexts = new Map<string, SecureContext>();
+
+  constructor(private readonly hosts: TlsContexts, caFile: string | null) {
+    // The system's authorities, plus the admin's (a private CA for a LAN, say).
+    this.ca = caFile ? [...rootCertificates, readFileSync(caFile, 'utf8')] : [...rootCertificates];
+  }
+
+  /** After a certificate reload: contexts are made again on next use. */
+  refresh(): void {
+    this.contexts = new Map();
+  }
+
+  private contextFor(domain: string): SecureContext {
+    let ctx = this.contexts.get(domain);
+    if (!ctx) {
+      const { cert, key } = this.hosts.credentialsFor(domain);
+      ctx = createSecureContext({ cert, key, ca: this.ca, minVersion: TLS_MIN_VERSION });
+      this.contexts.set(domain, ctx);
+    }
+    return ctx;
+  }
+
+  /** For the listeners: the host's certificate by SNI, and the peer's certificate requested (not required: dialback may follow). */
+  serverOptions(defaultDomain: string): TlsOptions {
+    return {
+      secureContext: this.contextFor(defaultDomain),
+      SNICallback: (name, cb) => {
+        try {
+          cb(null, this.contextFor(name.toLowerCase()));
+        } catch (err) {
+          cb(err as Error);
+        }
+      },
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: TLS_MIN_VERSION,
+      ALPNProtocols: ['xmpp-server'],
+    };
+  }
+
+  /** For a connection out from `local` to `remote`: SNI names the remote domain; our certificate goes along for SASL EXTERNAL. */
+  clientOptions(local: string, remote: string, directTls: boolean): ConnectionOptions {
+    return {
+      secureContext: this.contextFor(local),
+      servername: domainToASCII(remote) || remote,
+      rejectUnauthorized: false,
+      minVersion: TLS_MIN_VERSION,
+      // XEP-0368 §3: direct TLS names the protocol with ALPN.
+      ...(directTls ? { ALPNProtocols: ['xmpp-server'] } : {}),
+      // Identity is checked by us (RFC 6125 for XMPP), not by Node's HTTPS-style check.
+      checkServerIdentity: () => undefined,
+    };
+  }
+
+  /** RFC 6120 §13.7.2: is the peer's certificate trusted and issued to `domain`? */
+  status(socket: TLSSocket, domain: string): CertificateStatus {
+    const cert = socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return 'none';
+    if (!socket.authorized) return 'untrusted';
+    return certificateMatchesDomain(cert, domain) ? 'valid' : 'mismatch';
+  }
+
+  /** Why a certificate was not accepted, for the logs. */
+  static reason(socket: TLSSocket): string | undefined {
+    const e = socket.authorizationError as unknown;
+    return e instanceof Error ? e.message : typeof e === 'string' ? e : undefined;
+  }
+}
