@@ -95,13 +95,17 @@ function parseNames(cert: CertificateNames): ParsedNames {
   const altNames = parseSubjectAltName(cert.subjectaltname);
   // An unreadable extension still names something: never fall back to the CN then.
   if (altNames === null) return { altNames: [], blocksCn: true, cn };
-  // RFC 6125 §6.4.4: the CN is only a last resort "if and only if the presented identifiers
-  // do not include a DNS-ID, SRV-ID, URI-ID, or any application-specific identifier types
-  // supported by the client" — for us XmppAddr is one of those.
-  const blocksCn = altNames.some(
-    (n) => n.type === 'DNS' || n.type === 'URI' || (n.type === 'othername' && (n.value.startsWith(`${OTHERNAME_SRV}:`) || n.value.startsWith(`${OTHERNAME_XMPP}:`))),
-  );
-  return { altNames, blocksCn, cn };
+  return { altNames, blocksCn: altNames.some(shutsOutCn), cn };
+}
+
+/**
+ * RFC 6125 §6.4.4: the CN is only a last resort "if and only if the presented identifiers
+ * do not include a DNS-ID, SRV-ID, URI-ID, or any application-specific identifier types
+ * supported by the client" — for us XmppAddr is one of those. IP addresses are not.
+ */
+function shutsOutCn(n: AltName): boolean {
+  if (n.type === 'DNS' || n.type === 'URI') return true;
+  return n.type === 'othername' && (n.value.startsWith(`${OTHERNAME_SRV}:`) || n.value.startsWith(`${OTHERNAME_XMPP}:`));
 }
 
 function othernames(altNames: AltName[], kind: string): string[] {

@@ -139,8 +139,9 @@ export class S2sResolver {
       return this.#addresses([{ host: ascii, port: DEFAULT_PORT, directTls: false }]);
     }
     // RFC 2782: a Target of "." means "the service is decidedly not available at this
-    // domain", and RFC 6120 §3.2.1 says to abort SRV processing then (no fallback). Such a
-    // record only removes its own service: a '.' for direct TLS leaves STARTTLS usable.
+    // domain", and RFC 6120 §3.2.1 says the initiating entity "MUST abort SRV processing";
+    // falling back to the domain's address would overrule the operator, so we do not. Such
+    // a record only removes its own service: a '.' for direct TLS leaves STARTTLS usable.
     const usable = (r: SrvRecord): boolean => r.name !== '' && r.name !== '.';
     // XEP-0368 §3 would mix both services by priority and weight, "However, clients MAY
     // choose to prefer one type of connection over the other": we prefer direct TLS, which
