@@ -11,16 +11,18 @@ import { dnsmasqAvailable, startDns } from './harness/dns.js';
 
 const PLAIN_C2S = ['c2s.require_encryption=false', 'c2s.allow_unencrypted_plain=true'];
 
+/** a.test reaches b.test with direct TLS (XEP-0368), b.test reaches a.test with STARTTLS. */
 async function pair(extraA: string[] = [], extraB: string[] = []): Promise<[TestServer, TestServer]> {
-  const [pa, pb] = [await freePort(), await freePort()];
-  const routes = (d: string, p: number) => `s2s.routes={${d}: "127.0.0.1:${p}", conference.${d}: "127.0.0.1:${p}"}`;
-  const a = await startServer({ hosts: ['a.test'], sets: [...PLAIN_C2S, `s2s.starttls.port=${pa}`, routes('b.test', pb), ...extraA] });
-  const b = await startServer({ hosts: ['b.test'], sets: [...PLAIN_C2S, `s2s.starttls.port=${pb}`, routes('a.test', pa), ...extraB] });
+  const [pa, pbDirect] = [await freePort(), await freePort()];
+  const routes = (d: string, target: string) => `s2s.routes={${d}: "${target}", conference.${d}: "${target}"}`;
+  const a = await startServer({ hosts: ['a.test'], sets: [...PLAIN_C2S, `s2s.starttls.port=${pa}`, routes('b.test', `tls://127.0.0.1:${pbDirect}`), ...extraA] });
+  const b = await startServer({ hosts: ['b.test'], sets: [...PLAIN_C2S, `s2s.direct_tls.port=${pbDirect}`, routes('a.test', `127.0.0.1:${pa}`), ...extraB] });
   return [a, b];
 }
 
-async function stopAll(...servers: TestServer[]): Promise<void> {
+async function stopAll(...servers: Array<TestServer | undefined>): Promise<void> {
   for (const s of servers) {
+    if (!s) continue;
     await s.stop();
     s.cleanup();
   }
@@ -32,7 +34,7 @@ describe('s2s between two Rohrpost servers', () => {
   let a: TestServer, b: TestServer;
   after(async () => stopAll(a, b));
 
-  it('carries a message, its reply and an iq ping over dialback on TLS; stanzas sent while the link is set up arrive in order', async () => {
+  it('carries a message, its reply and an iq ping over dialback on TLS (direct TLS one way, STARTTLS the other); stanzas sent while the link is set up arrive in order', async () => {
     [a, b] = await pair();
     a.adduser('alice@a.test', 'pw');
     b.adduser('bob@b.test', 'pw');
