@@ -11,7 +11,7 @@ import { prepDomain } from '../jid/index.js';
 import type { XmppStream } from '../stream/xmpp-stream.js';
 import { NS_SASL, NS_SERVER, NS_TLS } from '../stream/namespaces.js';
 import { NS_DIALBACK, dbAnswer, dialbackFeature, localName, type DialbackError } from './dialback.js';
-import type { CertificateStatus } from './tls.js';
+import { S2sTls, type CertificateStatus } from './tls.js';
 import type { LinkInfo, S2sContext } from './context.js';
 
 export class InboundStream {
@@ -98,7 +98,10 @@ export class InboundStream {
 
   private certificateFor(domain: string): CertificateStatus {
     const s = this.stream.socket;
-    return s instanceof TLSSocket && s.encrypted ? this.ctx.tls.status(s, domain) : 'none';
+    const status = s instanceof TLSSocket && s.encrypted ? this.ctx.tls.status(s, domain) : 'none';
+    if (status === 'untrusted' && s instanceof TLSSocket) this.log.debug({ domain, reason: S2sTls.reason(s) }, 'peer certificate not trusted');
+    else if (status === 'mismatch') this.log.debug({ domain }, 'peer certificate is for another name');
+    return status;
   }
 
   // ---- elements, in order ----

@@ -71,13 +71,21 @@ export class S2sTls {
   status(socket: TLSSocket, domain: string): CertificateStatus {
     const cert = socket.getPeerCertificate();
     if (!cert || Object.keys(cert).length === 0) return 'none';
-    if (!socket.authorized) return 'untrusted';
+    if (S2sTls.reason(socket) !== null) return 'untrusted';
     return certificateMatchesDomain(cert, domain) ? 'valid' : 'mismatch';
   }
 
-  /** Why a certificate was not accepted, for the logs. */
-  static reason(socket: TLSSocket): string | undefined {
+  /** Why the peer's certificate chain is not trusted; null when it is. */
+  static reason(socket: TLSSocket): string | null {
+    if (socket.authorized) return null;
     const e = socket.authorizationError as unknown;
-    return e instanceof Error ? e.message : typeof e === 'string' ? e : undefined;
+    if (e) return e instanceof Error ? e.message : String(e);
+    // COMPAT: Node computes `authorized` only for sockets a tls.Server accepted; on
+    // the server side of STARTTLS (a TLSSocket we made) it stays false. Ask the TLS
+    // handle for OpenSSL's verdict, as Node itself does for its own sockets.
+    const handle = (socket as unknown as { _handle?: { verifyError?(): (Error & { code?: string }) | null | undefined } })._handle;
+    if (typeof handle?.verifyError !== 'function') return 'cannot tell whether the certificate is trusted';
+    const err = handle.verifyError();
+    return err ? err.code ?? err.message : null;
   }
 }
