@@ -84,11 +84,11 @@ describe('s2s with a hand-driven peer', () => {
     await stopAll(server);
   });
 
-  it('accepts stanzas only from the domain the stream authenticated: from another domain the stream ends with invalid-from', async () => {
+  it('accepts stanzas only from the domains the stream authenticated (piggybacked ones too): from another domain the stream ends with invalid-from', async () => {
     authority = await fakeAuthoritative('a.test', 'right-key');
     server = await startServer({
       hosts: ['rohrpost.test'],
-      sets: [...PLAIN_C2S, 's2s.require_encryption=false', `s2s.routes={a.test: "127.0.0.1:${authority.port}"}`],
+      sets: [...PLAIN_C2S, 's2s.require_encryption=false', `s2s.routes={a.test: "127.0.0.1:${authority.port}", sub.a.test: "127.0.0.1:${authority.port}"}`],
     });
     server.adduser('carol@rohrpost.test', 'pw');
     const carol = await rawLogin(server.starttlsPort, 'carol', 'pw', 'r', 'rohrpost.test');
@@ -105,6 +105,13 @@ describe('s2s with a hand-driven peer', () => {
     assert.ok(authority.verified.length >= 2, 'both keys were checked with the authoritative server');
     l.send(`<message from='dave@a.test/x' to='carol@rohrpost.test' type='chat'><body>genuine</body></message>`);
     await carol.waitFor(/<body>genuine<\/body>/);
+    // Piggybacking (XEP-0220 §2.5): more domain pairs on the same stream, each verified.
+    l.send(`<db:result from='sub.a.test' to='rohrpost.test'>right-key</db:result>`);
+    await l.waitFor(/<db:result from=["']rohrpost\.test["'] to=["']sub\.a\.test["'] type=["']valid["']/);
+    l.send(`<message from='eve@sub.a.test/x' to='carol@rohrpost.test' type='chat'><body>from the subdomain</body></message>`);
+    await carol.waitFor(/<body>from the subdomain<\/body>/);
+    l.send(`<db:result from='a.test' to='conference.rohrpost.test'>right-key</db:result>`);
+    await l.waitFor(/<db:result from=["']conference\.rohrpost\.test["'] to=["']a\.test["'] type=["']valid["']/);
     l.send(`<message from='mallory@b.test/x' to='carol@rohrpost.test' type='chat'><body>spoofed</body></message>`);
     await l.closed;
     assert.equal(streamErrorCondition(l.data()), 'invalid-from');
