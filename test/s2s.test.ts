@@ -60,6 +60,8 @@ describe('s2s between two Rohrpost servers', () => {
 
     // Both directions are up and logged, each with how it authenticated.
     const established = a.logs.filter((l) => l.msg === 's2s link established');
+    // One outgoing link for the pair carried all of it.
+    assert.equal(established.filter((l) => l.s2s === 'out' && l.remote === 'b.test').length, 1, JSON.stringify(established));
     assert.ok(established.some((l) => l.s2s === 'out' && l.remote === 'b.test' && l.auth === 'dialback' && l.tls === 'TLSv1.3'), JSON.stringify(established));
     assert.ok(established.some((l) => l.s2s === 'in' && l.remote === 'b.test'), JSON.stringify(established));
 
@@ -73,6 +75,28 @@ describe('s2s between two Rohrpost servers', () => {
     assert.match(text.stdout, /^out\ta\.test -> b\.test\testablished\tdialback\tTLSv1\.3\t/m);
     alice.socket.destroy();
     bob.socket.destroy();
+  });
+});
+
+describe('idle s2s links', () => {
+  let a: TestServer | undefined, b: TestServer | undefined;
+  after(async () => stopAll(a, b));
+
+  it('close after s2s.idle_timeout, and a new stanza opens a new link', async () => {
+    [a, b] = await pair(['s2s.idle_timeout=1']);
+    a.adduser('ivy@a.test', 'pw');
+    b.adduser('jo@b.test', 'pw');
+    const ivy = await rawLogin(a.starttlsPort, 'ivy', 'pw', 'r', 'a.test');
+    const jo = await rawLogin(b.starttlsPort, 'jo', 'pw', 'r', 'b.test');
+    ivy.socket.write(`<message to='jo@b.test/r' type='chat'><body>first</body></message>`);
+    await jo.waitFor(/<body>first<\/body>/);
+    const ended = await a.waitForLog((l) => l.msg === 's2s link ended' && l.s2s === 'out', 20000);
+    assert.equal(ended.reason, 'idle');
+    ivy.socket.write(`<message to='jo@b.test/r' type='chat'><body>second</body></message>`);
+    await jo.waitFor(/<body>second<\/body>/);
+    assert.equal(a.logs.filter((l) => l.msg === 's2s link established' && l.s2s === 'out').length, 2);
+    ivy.socket.destroy();
+    jo.socket.destroy();
   });
 });
 
@@ -140,6 +164,55 @@ describe('s2s with a hand-driven peer', () => {
     assert.match(err, /remote-server-not-found/);
     assert.equal(authority.verified.length, 0);
     carol.socket.destroy();
+  });
+});
+
+describe('s2s policy: secure with exceptions, allow list', () => {
+  let server: TestServer | undefined;
+  let authority: Awaited<ReturnType<typeof fakeAuthoritative>> | undefined;
+  after(async () => {
+    authority?.close();
+    await stopAll(server);
+  });
+
+  const start = async (sets: string[]) => {
+    await stopAll(server);
+    const routes = ['a.test', 'chat.a.test', 'b.test', 'c.test'].map((d) => `${d}: "127.0.0.1:${authority!.port}"`).join(', ');
+    server = await startServer({ hosts: ['rohrpost.test'], sets: [...PLAIN_C2S, 's2s.require_encryption=false', `s2s.routes={${routes}}`, ...sets] });
+    return server;
+  };
+
+  it('a domain without a valid certificate gets dialback only where policy allows it', async () => {
+    authority = await fakeAuthoritative('any', 'k');
+    // secure: false, but b.test must show a certificate.
+    let s = await start(['s2s.secure=false', 's2s.secure_domains=[b.test]']);
+    assert.equal((await dialbackIn(s.s2sPort, 'a.test', 'rohrpost.test', 'k')).type, 'valid');
+    const refused = await dialbackIn(s.s2sPort, 'b.test', 'rohrpost.test', 'k');
+    assert.equal(refused.type, 'error');
+    assert.match(refused.l.data(), /<not-authorized /);
+    // secure: true, but a.test may use dialback.
+    s = await start(['s2s.secure=true', 's2s.insecure_domains=[a.test]']);
+    assert.equal((await dialbackIn(s.s2sPort, 'a.test', 'rohrpost.test', 'k')).type, 'valid');
+    assert.equal((await dialbackIn(s.s2sPort, 'c.test', 'rohrpost.test', 'k')).type, 'error');
+    // And outgoing: a peer without a valid certificate is not trusted with our stanzas.
+    s.adduser('gina@rohrpost.test', 'pw');
+    const gina = await rawLogin(s.starttlsPort, 'gina', 'pw', 'r', 'rohrpost.test');
+    gina.socket.write(`<message to='x@c.test' type='chat' id='s1'><body>secret</body></message>`);
+    assert.match(await gina.waitFor(/<message[^>]*id=["']s1["'][^]*?<\/message>/), /<remote-server-not-found /);
+    gina.socket.destroy();
+  });
+
+  it('with an allow list, only the domains on it (and their subdomains) are spoken to', async () => {
+    const s = await start(['s2s.allow=[a.test]']);
+    assert.equal((await dialbackIn(s.s2sPort, 'a.test', 'rohrpost.test', 'k')).type, 'valid');
+    assert.equal((await dialbackIn(s.s2sPort, 'chat.a.test', 'rohrpost.test', 'k')).type, 'valid', 'a subdomain of an allowed domain');
+    const other = await dialbackIn(s.s2sPort, 'b.test', 'rohrpost.test', 'k').catch((e: Error) => e);
+    assert.ok(other instanceof Error && /policy-violation/.test(other.message), String(other));
+    s.adduser('hank@rohrpost.test', 'pw');
+    const hank = await rawLogin(s.starttlsPort, 'hank', 'pw', 'r', 'rohrpost.test');
+    hank.socket.write(`<message to='x@b.test' type='chat' id='a1'><body>no</body></message>`);
+    assert.match(await hank.waitFor(/<message[^>]*id=["']a1["'][^]*?<\/message>/), /<remote-server-not-found /);
+    hank.socket.destroy();
   });
 });
 

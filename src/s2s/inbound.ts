@@ -234,6 +234,8 @@ export class InboundStream {
     const from = tryParseJid(el.attrs.from ?? '');
     const to = tryParseJid(el.attrs.to ?? '');
     if (!from || !to) throw new StreamError('improper-addressing', 'a stanza between servers needs valid from and to addresses');
+    // RFC 6120 §4.9.3.12: stanzas before authentication are not-authorized.
+    if (!this.authenticated) throw new StreamError('not-authorized', 'authenticate first');
     const locals = this.authorized.get(from.domain);
     if (!locals) throw new StreamError('invalid-from', `${from.domain} has not authenticated on this stream`);
     if (!locals.has(to.domain)) throw new StreamError('improper-addressing', `${from.domain} has not authenticated for ${to.domain}`);

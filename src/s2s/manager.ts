@@ -122,13 +122,18 @@ export class S2sManager implements RemoteRoute {
       void this.router.bounce(stanza, new StanzaError('remote-server-not-found', `this server does not talk to ${to.domain}`));
       return;
     }
-    this.link(from.domain, to.domain).send(stanza);
+    if (!this.link(from.domain, to.domain).send(stanza)) this.link(from.domain, to.domain, true).send(stanza);
   }
 
   /** The link for a pair of domains, started if there is none. */
-  private link(local: string, remote: string): OutboundLink {
+  private link(local: string, remote: string, replace = false): OutboundLink {
     const key = `${local} ${remote}`;
     let link = this.links.get(key);
+    if (replace && link) {
+      link.close('replaced by a new connection');
+      this.links.delete(key);
+      link = undefined;
+    }
     if (!link || link.state === 'closed') {
       link = new OutboundLink(this.ctx, local, remote, (l) => {
         if (this.links.get(key) === l) this.links.delete(key);

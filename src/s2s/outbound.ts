@@ -54,17 +54,22 @@ export class OutboundLink {
       : new LinkFailure('remote-server-not-found', (err as Error).message)));
   }
 
-  send(stanza: Element): void {
+  /** Sends or queues a stanza; false when the link is going away (the caller takes a new one). */
+  send(stanza: Element): boolean {
+    if (this.state === 'closed') return false;
     this.lastUsed = Date.now();
     if (this.state === 'established' && this.stream) {
+      // The peer may have closed the stream (an idle timeout on its side): a new link carries it.
+      if (this.stream.state !== 'open') return false;
       this.stream.send(stanza);
-      return;
+      return true;
     }
     if (this.queue.length >= this.ctx.config.s2s.max_queue) {
       void this.ctx.router.bounce(stanza, new StanzaError('resource-constraint', `too many stanzas waiting for ${this.remote}`));
-      return;
+      return true;
     }
     this.queue.push(stanza);
+    return true;
   }
 
   /** Sends db:verify for a key a peer of `remote` gave us on an inbound stream; resolves with the answer. */
@@ -72,7 +77,17 @@ export class OutboundLink {
     if (this.state === 'closed') return Promise.resolve(false);
     return new Promise((resolve) => {
       this.verifies.get(streamId)?.done(false);
-      this.verifies.set(streamId, { key, done: resolve });
+      // A peer that never answers must not hold the asking stream open for ever.
+      const timer = setTimeout(() => {
+        if (this.verifies.get(streamId)?.done === done) this.verifies.delete(streamId);
+        resolve(false);
+      }, this.ctx.config.s2s.connect_timeout * 1000);
+      timer.unref();
+      const done = (valid: boolean) => {
+        clearTimeout(timer);
+        resolve(valid);
+      };
+      this.verifies.set(streamId, { key, done });
       if (this.opened) this.stream!.send(dbVerify(this.local, this.remote, streamId, key));
     });
   }

@@ -154,7 +154,8 @@ export class XmppStream {
   /** The closing handshake (RFC 6120 §4.4): send </stream:stream>, wait briefly for the peer's. */
   close(reason = 'closed'): void {
     if (this.state === 'closing' || this.state === 'closed') {
-      if (this.state === 'closing') this.destroy(reason);
+      // The peer answered our close: the reason is still why we closed.
+      if (this.state === 'closing') this.destroy(this.closeReason);
       return;
     }
     if (!this.headerSent) this.writeHeader(this.defaultFrom ?? '', true);
