@@ -9,7 +9,8 @@ import { die } from './common.js';
 
 /** RFCs the core implements (not modules, so declared here). */
 const CORE_SPECS: Array<[string, string, string]> = [
-  ['RFC 6120', 'XMPP Core: streams, STARTTLS, SASL, resource binding, stanza errors', 'complete for c2s'],
+  ['RFC 6120', 'XMPP Core: client and server streams, STARTTLS, SASL, resource binding, stanza errors', 'complete'],
+  ['RFC 6125', 'Server identity in certificates: DNS-ID, SRV-ID, XmppAddr (CN only without them)', 'complete'],
   ['RFC 7590', 'TLS in XMPP: TLS 1.2 minimum, SNI picks the host certificate', 'complete'],
   ['RFC 7622', 'XMPP addresses with PRECIS (UsernameCaseMapped, OpaqueString)', 'complete'],
   ['RFC 5802 / 7677', 'SCRAM-SHA-1, SCRAM-SHA-256 and -PLUS', 'complete'],
@@ -17,7 +18,10 @@ const CORE_SPECS: Array<[string, string, string]> = [
   ['RFC 3921 §3', 'Session establishment (advertised as optional)', 'complete'],
   ['XEP-0078', 'Non-SASL authentication (jabber:iq:auth) for 2002-era clients', 'plain text only (no stored plaintext, so no digest)'],
   ['XEP-0086', 'Legacy error codes on errors to pre-1.0 streams and jabber:iq:auth', 'complete'],
-  ['XEP-0368', 'SRV records for XMPP over TLS: direct TLS on 5223', 'complete'],
+  ['XEP-0368', 'SRV records for XMPP over TLS: direct TLS on 5223 and 5270, _xmpps-server lookups', 'complete'],
+  ['XEP-0220', 'Server dialback, with and without TLS, with errors and piggybacked domains', 'complete'],
+  ['XEP-0185', 'Dialback key generation (HMAC-SHA256 over a secret kept in memory)', 'complete'],
+  ['XEP-0178', 'SASL EXTERNAL with certificates between servers', 'complete'],
   ['XEP-0478', 'Stream limits advertisement: max-bytes and idle-seconds in the stream features', 'complete'],
 ];
 

@@ -109,7 +109,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
     },
     admin: {
       kind: 'section', description: 'Administration', fields: {
-        socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, kick, send, announce, roster, room) use to reach the running server; null: admin.sock in the spool directory.' },
+        socket: { kind: 'path', nullable: true, description: 'Unix socket (mode 0600) the admin commands (sessions, s2s, kick, send, announce, roster, room) use to reach the running server; null: admin.sock in the spool directory.' },
       },
     },
     auth: {
