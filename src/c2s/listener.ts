@@ -1,8 +1,7 @@
 // The c2s listeners: STARTTLS on 5222 and direct TLS on 5223 (XEP-0368). Both make
 // the same C2sSession; they differ only in when TLS starts. Connection limits and
 // the timeout sweep live here, one timer for all sessions.
-import net, { type AddressInfo } from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Storage } from '../storage/types.js';
@@ -10,6 +9,7 @@ import type { Router } from '../router/router.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { XmppStream } from '../stream/xmpp-stream.js';
+import { ListenerPair, type ListenerAddresses } from '../stream/listeners.js';
 import { NameCache } from '../xml/parser.js';
 import { NS_CLIENT } from '../stream/namespaces.js';
 import { x } from '../xml/element.js';
@@ -22,7 +22,7 @@ const SWEEP_MS = 5000;
 /** After an idle ping, how long the client has to show signs of life (at most idle_timeout). */
 const PING_GRACE_MS = 60_000;
 
-export interface C2sAddresses { starttls: AddressInfo | null; directTls: AddressInfo | null }
+export type C2sAddresses = ListenerAddresses;
 
 export class C2sListeners {
   readonly sessions = new Set<C2sSession>();
@@ -30,14 +30,14 @@ export class C2sListeners {
   private readonly ending = new Set<Promise<void>>();
   private readonly perIp = new Map<string, number>();
   private open = 0;
-  private readonly servers: net.Server[] = [];
+  private readonly listeners: ListenerPair;
   private sweeper: NodeJS.Timeout | null = null;
   /** One name cache for all client streams: it costs ~9 KB, the names are the same everywhere. */
   private readonly names = new NameCache();
   private readonly ctx: C2sContext;
 
   constructor(private readonly config: Config, private readonly log: Logger, storage: Storage,
-    private readonly tlsContexts: TlsContexts, private readonly router: Router) {
+    tlsContexts: TlsContexts, private readonly router: Router) {
     const a = config.auth;
     this.ctx = {
       config, log, storage, tls: tlsContexts,
@@ -50,47 +50,21 @@ export class C2sListeners {
         void ended.finally(() => this.ending.delete(ended));
       },
     };
+    this.listeners = new ListenerPair({
+      what: 'c2s', starttls: config.c2s.starttls, directTls: config.c2s.direct_tls,
+      tlsOptions: () => tlsContexts.serverOptions(),
+      handshakeTimeoutMs: config.limits.auth_timeout * 1000,
+      log,
+      admit: (socket) => this.admit(socket),
+      accept: (socket, directTls) => this.accept(socket, directTls),
+    });
   }
 
   async listen(): Promise<C2sAddresses> {
-    const { starttls, direct_tls } = this.config.c2s;
-    const out: C2sAddresses = { starttls: null, directTls: null };
-    if (starttls.port !== null) {
-      const server = net.createServer((socket) => this.accept(socket, false));
-      out.starttls = await this.bind(server, starttls.address, starttls.port, 'starttls');
-    }
-    if (direct_tls.port !== null) {
-      const server = tls.createServer({
-        ...this.tlsContexts.serverOptions(),
-        // A client that never finishes its handshake must not hold the slot for long.
-        handshakeTimeout: this.config.limits.auth_timeout * 1000,
-      }, (socket) => this.accept(socket, true));
-      server.on('tlsClientError', (err, socket) => {
-        this.log.info({ ip: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
-        // With a listener installed, Node leaves the socket open (even on handshake timeout).
-        socket.destroy();
-      });
-      out.directTls = await this.bind(server, direct_tls.address, direct_tls.port, 'direct-tls');
-    }
+    const addresses = await this.listeners.listen();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
-    return out;
-  }
-
-  private bind(server: net.Server, address: string, port: number, kind: string): Promise<AddressInfo> {
-    this.servers.push(server);
-    // Count raw connections (before any TLS handshake) against the limits.
-    server.on('connection', (socket: net.Socket) => this.admit(socket));
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: address, port, backlog: 1024 }, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error({ err, kind }, 'listener error'));
-        const addr = server.address() as AddressInfo;
-        this.log.info({ kind, address: addr.address, port: addr.port }, 'c2s listening');
-        resolve(addr);
-      });
-    });
+    return addresses;
   }
 
   /** Applies the connection limits to a new TCP connection, dropping it when over. */
@@ -157,19 +131,19 @@ export class C2sListeners {
 
   /** After a certificate reload: the direct-TLS listener's default context follows. */
   refreshTls(): void {
-    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext(this.tlsContexts.serverOptions());
+    this.listeners.refreshTls();
   }
 
   /** SIGTERM: every stream ends with system-shutdown (RFC 6120 §4.9.3.19). */
   async shutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    const closing = [...this.servers].map((s) => new Promise<void>((r) => s.close(() => r())));
+    const closing = this.listeners.close();
     // Let the modules record the ends of the sessions (last activity, presence) before the
     // spool is flushed; then tell the clients.
     const detached = [...this.sessions].map((s) => s.detach());
     await Promise.race([Promise.all([...detached, ...this.ending]), new Promise((r) => setTimeout(r, 3000))]);
     for (const s of this.sessions) s.close('system-shutdown', 'the server is shutting down');
     // Give the peers a moment to read the error before the process exits.
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))]);
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 1500))]);
   }
 }

@@ -1,8 +1,7 @@
 // Federation: the s2s listeners (5269 STARTTLS, 5270 direct TLS), one outgoing link
 // per pair of domains (made on first use, reused, closed when idle), and the inbound
 // streams. The router reaches other servers only through send().
-import net, { type AddressInfo } from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Jid } from '../jid/index.js';
@@ -11,6 +10,7 @@ import type { RemoteRoute, Router } from '../router/router.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { StanzaError } from '../errors.js';
 import { XmppStream, type StreamOptions } from '../stream/xmpp-stream.js';
+import { ListenerPair, type ListenerAddresses } from '../stream/listeners.js';
 import { NS_SERVER } from '../stream/namespaces.js';
 import { NameCache } from '../xml/parser.js';
 import { DialbackKeys, NS_DIALBACK } from './dialback.js';
@@ -21,7 +21,7 @@ import { InboundStream } from './inbound.js';
 import { OutboundLink } from './outbound.js';
 import type { LinkInfo, S2sContext } from './context.js';
 
-export interface S2sAddresses { starttls: AddressInfo | null; directTls: AddressInfo | null }
+export type S2sAddresses = ListenerAddresses;
 
 /** How often idle links and unauthenticated inbound streams are checked. */
 const SWEEP_MS = 5000;
@@ -29,7 +29,7 @@ const SWEEP_MS = 5000;
 export class S2sManager implements RemoteRoute {
   private readonly links = new Map<string, OutboundLink>();
   private readonly inbound = new Set<InboundStream>();
-  private readonly servers: net.Server[] = [];
+  private readonly listeners: ListenerPair;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly ctx: S2sContext;
   private readonly names = new NameCache();
@@ -47,6 +47,13 @@ export class S2sManager implements RemoteRoute {
       streamOptions: () => this.streamOptions(),
       verifyKey: (local, remote, key, streamId) => this.link(local, remote).verify(key, streamId),
     };
+    this.listeners = new ListenerPair({
+      what: 's2s', starttls: s2s.starttls, directTls: s2s.direct_tls,
+      tlsOptions: () => this.tls.serverOptions(config.hosts[0]!.domain),
+      handshakeTimeoutMs: config.limits.auth_timeout * 1000,
+      log,
+      accept: (socket) => this.accept(socket),
+    });
   }
 
   private streamOptions(): StreamOptions {
@@ -62,39 +69,10 @@ export class S2sManager implements RemoteRoute {
   }
 
   async listen(): Promise<S2sAddresses> {
-    const { starttls, direct_tls } = this.config.s2s;
-    const out: S2sAddresses = { starttls: null, directTls: null };
-    if (starttls.port !== null) {
-      out.starttls = await this.bind(net.createServer((socket) => this.accept(socket)), starttls.address, starttls.port, 'starttls');
-    }
-    if (direct_tls.port !== null) {
-      const server = tls.createServer({
-        ...this.tls.serverOptions(this.config.hosts[0]!.domain),
-        handshakeTimeout: this.config.limits.auth_timeout * 1000,
-      }, (socket) => this.accept(socket));
-      server.on('tlsClientError', (err, socket) => {
-        this.log.info({ ip: socket.remoteAddress, err: err.message }, 's2s TLS handshake failed');
-        socket.destroy();
-      });
-      out.directTls = await this.bind(server, direct_tls.address, direct_tls.port, 'direct-tls');
-    }
+    const addresses = await this.listeners.listen();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
-    return out;
-  }
-
-  private bind(server: net.Server, address: string, port: number, kind: string): Promise<AddressInfo> {
-    this.servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: address, port, backlog: 1024 }, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error({ err, kind }, 's2s listener error'));
-        const addr = server.address() as AddressInfo;
-        this.log.info({ kind, address: addr.address, port: addr.port }, 's2s listening');
-        resolve(addr);
-      });
-    });
+    return addresses;
   }
 
   private accept(socket: net.Socket): void {
@@ -165,14 +143,14 @@ export class S2sManager implements RemoteRoute {
 
   refreshTls(): void {
     this.tls.refresh();
-    for (const s of this.servers) if (s instanceof tls.Server) s.setSecureContext(this.tls.serverOptions(this.config.hosts[0]!.domain));
+    this.listeners.refreshTls();
   }
 
   async shutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    const closing = this.listeners.close();
     for (const link of [...this.links.values()]) link.close('system shutdown');
     for (const s of [...this.inbound]) s.close('system-shutdown', 'the server is shutting down');
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 1500))]);
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 1500))]);
   }
 }

@@ -1,6 +1,7 @@
 // A hand-driven server-to-server peer over raw sockets, for what no real server
 // will do on purpose: claim one domain, then send stanzas from another.
 import net from 'node:net';
+import { watch } from './raw.js';
 
 const NS_HEADER = "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'";
 
@@ -8,22 +9,8 @@ export interface FakeLine { socket: net.Socket; data(): string; waitFor(re: RegE
 
 /** Wraps a socket with a buffer and a regexp wait. */
 export function line(socket: net.Socket): FakeLine {
-  let buf = '';
-  const listeners: Array<() => void> = [];
-  socket.on('data', (d) => { buf += d.toString('utf8'); for (const l of [...listeners]) l(); });
-  socket.on('error', () => {});
-  const closed = new Promise<void>((r) => socket.on('close', () => { for (const l of [...listeners]) l(); r(); }));
-  const waitFor = (re: RegExp, timeoutMs = 15000) => new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const m = re.exec(buf);
-      if (m) { listeners.splice(listeners.indexOf(check), 1); clearTimeout(t); resolve(m[0]); }
-      else if (socket.destroyed) { listeners.splice(listeners.indexOf(check), 1); clearTimeout(t); reject(new Error(`closed before ${re}: ${buf}`)); }
-    };
-    const t = setTimeout(() => { listeners.splice(listeners.indexOf(check), 1); reject(new Error(`timed out waiting for ${re}: ${buf}`)); }, timeoutMs);
-    listeners.push(check);
-    check();
-  });
-  return { socket, data: () => buf, waitFor, send: (s) => socket.write(s), closed };
+  const w = watch(socket);
+  return { socket, data: w.data, waitFor: (re, ms = 15000) => w.waitFor(re, ms), send: (s) => socket.write(s), closed: w.closed };
 }
 
 /**

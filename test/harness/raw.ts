@@ -55,8 +55,16 @@ export { tls };
 /** A logged-in raw plaintext session (needs require_encryption off and PLAIN allowed). */
 export interface RawSession { socket: net.Socket; data(): string; waitFor(re: RegExp, timeoutMs?: number): Promise<string>; closed: Promise<void> }
 
-export async function rawLogin(port: number, user: string, password: string, resource: string, domain = 'localhost'): Promise<RawSession> {
-  const socket = net.connect({ host: '127.0.0.1', port });
+/** A socket's input as one growing string, with a wait for a pattern in it. */
+export interface Watched {
+  data(): string;
+  /** Forgets what arrived so far (later waits look only at new input). */
+  clear(): void;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  closed: Promise<void>;
+}
+
+export function watch(socket: net.Socket): Watched {
   let buf = '';
   const listeners: Array<() => void> = [];
   socket.on('data', (d) => { buf += d.toString('utf8'); for (const l of [...listeners]) l(); });
@@ -72,17 +80,23 @@ export async function rawLogin(port: number, user: string, password: string, res
     listeners.push(check);
     check();
   });
+  return { data: () => buf, clear: () => { buf = ''; }, waitFor, closed };
+}
+
+export async function rawLogin(port: number, user: string, password: string, resource: string, domain = 'localhost'): Promise<RawSession> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  const { data, clear, waitFor, closed } = watch(socket);
   await new Promise((r) => socket.once('connect', r));
   socket.write(HEADER(domain));
   await waitFor(/<\/stream:features>/);
   socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
   await waitFor(/<success[^>]*(\/>|<\/success>)/);
-  buf = '';
+  clear();
   socket.write(HEADER(domain));
   await waitFor(/<\/stream:features>/);
   socket.write(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`);
   await waitFor(/<\/jid>/);
-  return { socket, data: () => buf, waitFor, closed };
+  return { socket, data, waitFor, closed };
 }
 
 /** One PLAIN attempt on a fresh plaintext stream; returns the SASL answer (<success…> or <failure…>). */
