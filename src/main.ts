@@ -60,11 +60,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const modules = new ModuleHost({ config, log, router, storage, disco: new DiscoRegistry(), accounts });
   for (const m of MODULES) await modules.load(m);
 
-  const c2s = new C2sListeners(config, log, storage, tls, router);
-  const addresses = await c2s.listen();
   // Federation is one setting away from an internal-only server: without it there is
   // no listener and no route out, and stanzas for other domains bounce.
   const s2s = config.s2s.enabled ? new S2sManager(config, log, router, tls) : null;
+  const c2s = new C2sListeners(config, log, storage, tls, router);
+  const addresses = await c2s.listen();
   const s2sAddresses = s2s ? await s2s.listen() : null;
   if (s2s) router.setRemoteRoute(s2s);
   mkdirSync(config.spool, { recursive: true, mode: 0o700 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
 import { domainToASCII } from 'node:url';
 import { TLS_MIN_VERSION } from '../tls/certificates.js';
+import { ConfigError } from '../errors.js';
 import type { TlsContexts } from '../tls/contexts.js';
 import { certificateMatchesDomain } from './identity.js';
 
@@ -17,7 +18,7 @@ export class S2sTls {
 
   constructor(private readonly hosts: TlsContexts, caFile: string | null) {
     // The system's authorities, plus the admin's (a private CA for a LAN, say).
-    this.ca = caFile ? [...rootCertificates, readFileSync(caFile, 'utf8')] : [...rootCertificates];
+    this.ca = caFile ? [...rootCertificates, readCa(caFile)] : [...rootCertificates];
   }
 
   /** After a certificate reload: contexts are made again on next use. */
@@ -88,4 +89,16 @@ export class S2sTls {
     const err = handle.verifyError();
     return err ? err.code ?? err.message : null;
   }
+}
+
+/** The admin's CA file, with a clear error naming the key when it cannot be used. */
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('s2s.ca_file', file, `a readable PEM file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError('s2s.ca_file', file, 'a PEM file with at least one certificate');
+  return pem;
 }
