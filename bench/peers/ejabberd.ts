@@ -6,6 +6,14 @@
 // server's own c2s port, several at a time: `ejabberdctl register` costs ~0.6 s of
 // Erlang start-up per account. Stopped with `ejabberdctl stop`; the beam.smp PID is
 // checked afterwards and killed only if it is still there.
+//
+// Open files: ejabberdctl, started as root, switches to the ejabberd user with su,
+// whose PAM session (pam_limits) sets the soft limit of open files back to 1024; the
+// Erlang VM sizes its I/O poll table from the limit it starts with, so raising the
+// limit later (prlimit) is not enough. So the VM is started as the ejabberd
+// user directly (no su, no PAM), through `sh -c 'ulimit -n N; exec ejabberdctl ...'`
+// with N = min(this process's hard limit, 65536), and with +Q (ERL_MAX_PORTS) at 65536;
+// the limit the VM got is read back from /proc/<beam pid>/limits.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,12 +67,17 @@ modules:
 `;
 }
 
+/** Most ports (sockets, files, pipes) the Erlang VM may have open: +Q, and the limit of open files aimed for. */
+const MAX_PORTS = 65_536;
+
 function ctlConfig(dir: string, distPort: number, cookie: string): string {
   return [
     'ERLANG_NODE=ejabberd-bench@localhost',
     `ERL_DIST_PORT=${distPort}`,
     'INET_DIST_INTERFACE=127.0.0.1',
-    `ERL_OPTIONS="-setcookie ${cookie}"`,
+    // ERL_MAX_PORTS is what ejabberdctl exports (deprecated by the VM); +Q is what it reads.
+    `ERL_MAX_PORTS=${MAX_PORTS}`,
+    `ERL_OPTIONS="-setcookie ${cookie} +Q ${MAX_PORTS}"`,
     `SPOOL_DIR=${join(dir, 'db')}`,
     `LOGS_DIR=${join(dir, 'logs')}`,
     `EJABBERD_PID_PATH=${join(dir, 'ejabberd.pid')}`,
@@ -82,6 +95,40 @@ function pidsNamed(name: string): Set<number> {
     } catch { /* gone */ }
   }
   return out;
+}
+
+/** The hard limit of open files of this process (from /proc/self/limits); null when unknown, Infinity when unlimited. */
+function hardOpenFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return null;
+    return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** uid and gid of a system user (from `id`), or null when there is none. */
+function userIds(name: string): { uid: number; gid: number } | null {
+  const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0) return null;
+  const ids = { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  return Number.isInteger(ids.uid) && Number.isInteger(ids.gid) ? ids : null;
+}
+
+/**
+ * How to start the VM: as the ejabberd user directly when we are root (ejabberdctl's own
+ * switch goes through su and PAM, which lowers the limit of open files), behind a
+ * `ulimit -n N` of the limit asked for.
+ */
+function foregroundCommand(dir: string, files: number | null): { cmd: string; args: string[]; uid?: number; gid?: number; env: NodeJS.ProcessEnv } {
+  // The directory goes in as $1, never into the script text.
+  const ctl = 'exec ejabberdctl --config-dir "$1" foreground';
+  const script = files === null ? ctl : `ulimit -n ${files} 2>/dev/null || ulimit -Sn ${files}; ${ctl}`;
+  const ids = process.getuid?.() === 0 ? userIds('ejabberd') : null;
+  const env: NodeJS.ProcessEnv = ids ? { ...process.env, HOME: dir, USER: 'ejabberd', LOGNAME: 'ejabberd' } : process.env;
+  return { cmd: 'sh', args: ['-c', script, 'sh', dir], ...(ids ?? {}), env };
 }
 
 /** One in-band registration on a fresh stream; resolves on success or 'conflict' (already there). */
@@ -132,8 +179,11 @@ export async function startEjabberd(opts: PeerOptions): Promise<PeerServer> {
   const epmdBefore = pidsNamed('epmd');
   const ctl = (...args: string[]) => run('ejabberdctl', ['--config-dir', dir, ...args], 60_000);
 
-  const [cmd, args] = pinned(opts.cpus, 'ejabberdctl', ['--config-dir', dir, 'foreground']);
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+  const hard = hardOpenFilesLimit();
+  const files = hard === null ? null : Math.min(hard, MAX_PORTS);
+  const fg = foregroundCommand(dir, files);
+  const [cmd, args] = pinned(opts.cpus, fg.cmd, fg.args);
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, uid: fg.uid, gid: fg.gid, env: fg.env });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 4000) stderr += d.toString(); });
   let exited = false;
@@ -181,12 +231,10 @@ export async function startEjabberd(opts: PeerOptions): Promise<PeerServer> {
     }
     knownBeam = beamPid();
     if (knownBeam === null) throw new Error('no beam.smp PID in the PID file');
-    // The switch to the ejabberd user leaves the VM with 1024 open files: lift it to this process's limit.
-    const limit = openFilesLimit('self');
-    if (limit !== null && Number.isFinite(limit)) {
-      const r = spawnSync('prlimit', ['--pid', String(knownBeam), `--nofile=${limit}:${limit}`], { stdio: 'ignore' });
-      if (r.status !== 0) opts.log(`could not raise ejabberd's limit of open files to ${limit} (prlimit)`);
-    }
+    // The limit the VM started with is the one it can use (see the header).
+    const got = openFilesLimit(knownBeam);
+    opts.log(`ejabberd beam.smp ${knownBeam}: limit of open files ${got ?? 'unknown'}` +
+      `${files !== null && got !== null && got < files ? ` (asked for ${files})` : ''}`);
     const t0 = Date.now();
     const made = await pool(opts.users.count, 16, deadline, (i) =>
       registerInBand(port, opts.domain, `${opts.users.prefix}${i}`, opts.password));
