@@ -20,18 +20,18 @@ async function setRoster(w: TestWorld, user: string, items: Record<string, Subsc
   for (const [jid, subscription] of Object.entries(items)) {
     r.items.set(jid, { jid, subscription, ask: false, approved: false, groups: [] });
   }
-  await w.storage.keyval<Roster>('roster', rosterCodec).set(HOST, user, r);
+  await w.storage.keyval<Roster>('roster', rosterCodec()).set(HOST, user, r);
 }
 
 /** Mutual subscription between two local users. */
 async function friends(w: TestWorld, a: string, b: string, ab: Subscription = 'both'): Promise<void> {
   const mirror: Record<Subscription, Subscription> = { none: 'none', to: 'from', from: 'to', both: 'both' };
-  const ra = (await w.storage.keyval<Roster>('roster', rosterCodec).get(HOST, a)) ?? new Roster(1);
-  const rb = (await w.storage.keyval<Roster>('roster', rosterCodec).get(HOST, b)) ?? new Roster(1);
+  const ra = (await w.storage.keyval<Roster>('roster', rosterCodec()).get(HOST, a)) ?? new Roster(1);
+  const rb = (await w.storage.keyval<Roster>('roster', rosterCodec()).get(HOST, b)) ?? new Roster(1);
   ra.items.set(`${b}@${HOST}`, { jid: `${b}@${HOST}`, subscription: ab, ask: false, approved: false, groups: [] });
   rb.items.set(`${a}@${HOST}`, { jid: `${a}@${HOST}`, subscription: mirror[ab], ask: false, approved: false, groups: [] });
-  await w.storage.keyval<Roster>('roster', rosterCodec).set(HOST, a, ra);
-  await w.storage.keyval<Roster>('roster', rosterCodec).set(HOST, b, rb);
+  await w.storage.keyval<Roster>('roster', rosterCodec()).set(HOST, a, ra);
+  await w.storage.keyval<Roster>('roster', rosterCodec()).set(HOST, b, rb);
 }
 
 async function online(w: TestWorld, full: string, presence = '<presence/>'): Promise<FakeSession> {
@@ -262,7 +262,7 @@ describe('presence (RFC 6121 §4)', () => {
     bob.take();
     const alice = await online(w, `alice@${HOST}/a`);
     assert.equal(presences(alice.take()).filter((p) => p.attrs.from === 'bob@example.org/b').length, 0);
-    const stored = await w.storage.keyval<Roster>('roster', rosterCodec).get(HOST, 'alice');
+    const stored = await w.storage.keyval<Roster>('roster', rosterCodec()).get(HOST, 'alice');
     assert.equal(stored!.items.get('bob@example.org')!.subscription, 'none');
     assert.equal(presences(bob.take()).length, 0);
   });

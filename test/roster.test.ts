@@ -33,7 +33,7 @@ const getRoster = (s: FakeSession, ver?: string) =>
 const setItem = (s: FakeSession, item: string) => rosterIq(s, 'set', `<query xmlns='${NS_ROSTER}'>${item}</query>`);
 
 function rosters(w: TestWorld) {
-  return w.storage.keyval<Roster>('roster', rosterCodec);
+  return w.storage.keyval<Roster>('roster', rosterCodec());
 }
 async function stored(w: TestWorld, user: string): Promise<Roster> {
   return (await rosters(w).get(HOST, user)) ?? new Roster();
@@ -167,7 +167,7 @@ describe('roster management (RFC 6121 §2)', () => {
     const w = await world(MODULES);
     const a = await w.connect(`alice@${HOST}/a`);
     await setItem(a, "<item jid='bob@example.org' name='Bob'><group>Friends</group></item>");
-    const el = rosterCodec.encode(await stored(w, 'alice'));
+    const el = rosterCodec().encode(await stored(w, 'alice'));
     assert.equal(el.name, 'query');
     assert.equal(el.attrs.xmlns, NS_ROSTER);
     const item = el.getChild('item')!;

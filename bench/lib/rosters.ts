@@ -16,7 +16,7 @@ export async function writeRosters(spoolDir: string, domain: string, specs: read
   concurrency = 32): Promise<{ written: number; ms: number }> {
   const t0 = Date.now();
   const storage = openStorage('spool', spoolDir, { cacheSize: 0 });
-  const rosters = storage.keyval('roster', rosterCodec);
+  const rosters = storage.keyval('roster', rosterCodec());
   let next = 0;
   const slot = async () => {
     while (next < specs.length) {

@@ -13,7 +13,7 @@ export default defineModule({
   rfc: { number: 6121, section: '4', note: 'broadcast, probes, directed presence' },
   load(api) {
     const exchange = new PresenceExchange({
-      rosters: new RosterStore(api.keyval('roster', rosterCodec), () => api.config.roster.max_items),
+      rosters: new RosterStore(api.keyval('roster', rosterCodec()), () => api.config.roster.max_items),
       sessions: api.sessions,
       send: (stanza) => api.send(stanza),
       exists: (user) => api.accounts.exists(user.domain, user.local),

@@ -25,7 +25,7 @@ export default defineModule({
   name: 'roster',
   rfc: { number: 6121, section: '2, 3', note: 'rosters, versioning, subscriptions with pre-approval' },
   load(api) {
-    const store = new RosterStore(api.keyval('roster', rosterCodec), () => api.config.roster.max_items);
+    const store = new RosterStore(api.keyval('roster', rosterCodec()), () => api.config.roster.max_items);
     const pusher = new RosterPusher(api.sessions);
     const subscriptions = new Subscriptions({
       store, pusher, sessions: api.sessions,

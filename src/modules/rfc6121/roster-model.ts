@@ -124,9 +124,32 @@ export function rosterElement(roster: Roster): Element {
   return x('query', { xmlns: NS_ROSTER, ver: String(roster.version) }, ...[...roster.items.values()].map(itemElement));
 }
 
-function decodeItem(el: Element): RosterItem | null {
-  const jid = tryParseJid(el.attrs.jid ?? '');
-  if (!jid || !jid.isBare()) return null;
+/**
+ * Stored roster JIDs, each checked and normalised once. A roster is read for every
+ * presence broadcast and probe; running PRECIS over all its items each time was more
+ * than half of the server's work under presence load (cpu profile of bench:presence).
+ * Bounded: past `max` entries it starts afresh.
+ */
+class CanonicalJids {
+  private readonly known = new Map<string, string | null>();
+
+  constructor(private readonly max = 100_000) {}
+
+  /** The normalised bare JID, or null when the stored value is not one. */
+  of(raw: string): string | null {
+    let canonical = this.known.get(raw);
+    if (canonical !== undefined) return canonical;
+    const jid = tryParseJid(raw);
+    canonical = jid && jid.isBare() ? jid.toString() : null;
+    if (this.known.size >= this.max) this.known.clear();
+    this.known.set(raw, canonical);
+    return canonical;
+  }
+}
+
+function decodeItem(el: Element, jids: CanonicalJids): RosterItem | null {
+  const jid = jids.of(el.attrs.jid ?? '');
+  if (jid === null) return null;
   const subscription = SUBSCRIPTIONS.has(el.attrs.subscription ?? '') ? el.attrs.subscription as Subscription : 'none';
   const groups: string[] = [];
   for (const g of el.getChildren('group')) {
@@ -134,7 +157,7 @@ function decodeItem(el: Element): RosterItem | null {
     if (name !== '' && !groups.includes(name)) groups.push(name);
   }
   return {
-    jid: jid.toString(),
+    jid,
     name: el.attrs.name || undefined,
     subscription,
     ask: el.attrs.ask === 'subscribe',
@@ -143,31 +166,35 @@ function decodeItem(el: Element): RosterItem | null {
   };
 }
 
-export const rosterCodec: Codec<Roster> = {
-  encode(roster) {
-    const el = rosterElement(roster);
-    for (const request of roster.pending.values()) {
-      const stored = clone(request);
-      stored.attrs.xmlns = NS_CLIENT;
-      el.append(stored);
-    }
-    return el;
-  },
-  decode(el) {
-    const version = Number.parseInt(el.attrs.ver ?? '0', 10);
-    const roster = new Roster(Number.isSafeInteger(version) && version >= 0 ? version : 0);
-    for (const child of el.getChildElements()) {
-      if (child.name === 'item') {
-        const item = decodeItem(child);
-        if (item) roster.items.set(item.jid, item);
-      } else if (child.name === 'presence' && child.attrs.type === 'subscribe') {
-        const from = tryParseJid(child.attrs.from ?? '');
-        if (!from) continue;
-        delete child.attrs.xmlns;
-        roster.pending.set(from.bareString(), child);
+/** The roster's XEP-0227 form; each store gets its own codec (with its own JID memo). */
+export function rosterCodec(): Codec<Roster> {
+  const jids = new CanonicalJids();
+  return {
+    encode(roster) {
+      const el = rosterElement(roster);
+      for (const request of roster.pending.values()) {
+        const stored = clone(request);
+        stored.attrs.xmlns = NS_CLIENT;
+        el.append(stored);
       }
-    }
-    return roster;
-  },
-  match: (el) => el.name === 'query' && el.attrs.xmlns === NS_ROSTER,
-};
+      return el;
+    },
+    decode(el) {
+      const version = Number.parseInt(el.attrs.ver ?? '0', 10);
+      const roster = new Roster(Number.isSafeInteger(version) && version >= 0 ? version : 0);
+      for (const child of el.getChildElements()) {
+        if (child.name === 'item') {
+          const item = decodeItem(child, jids);
+          if (item) roster.items.set(item.jid, item);
+        } else if (child.name === 'presence' && child.attrs.type === 'subscribe') {
+          const from = tryParseJid(child.attrs.from ?? '');
+          if (!from) continue;
+          delete child.attrs.xmlns;
+          roster.pending.set(from.bareString(), child);
+        }
+      }
+      return roster;
+    },
+    match: (el) => el.name === 'query' && el.attrs.xmlns === NS_ROSTER,
+  };
+}
