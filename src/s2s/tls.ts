@@ -13,12 +13,22 @@ import { certificateMatchesDomain } from './identity.js';
 export type CertificateStatus = 'valid' | 'untrusted' | 'mismatch' | 'none';
 
 export class S2sTls {
-  private readonly ca: string[];
+  /** The admin's authorities (a private CA for a LAN, say), read at start so a bad file is reported then. */
+  private readonly extraCa: string | null;
+  private ca: string[] | null = null;
   private contexts = new Map<string, SecureContext>();
 
   constructor(private readonly hosts: TlsContexts, caFile: string | null) {
-    // The system's authorities, plus the admin's (a private CA for a LAN, say).
-    this.ca = caFile ? [...rootCertificates, readCa(caFile)] : [...rootCertificates];
+    this.extraCa = caFile ? readCa(caFile) : null;
+  }
+
+  /**
+   * The system's authorities plus the admin's. Made on first use: loading the root
+   * store costs a few MB, which a server that never federates need not pay.
+   */
+  private trusted(): string[] {
+    this.ca ??= this.extraCa ? [...rootCertificates, this.extraCa] : [...rootCertificates];
+    return this.ca;
   }
 
   /** After a certificate reload: contexts are made again on next use. */
@@ -30,7 +40,7 @@ export class S2sTls {
     let ctx = this.contexts.get(domain);
     if (!ctx) {
       const { cert, key } = this.hosts.credentialsFor(domain);
-      ctx = createSecureContext({ cert, key, ca: this.ca, minVersion: TLS_MIN_VERSION });
+      ctx = createSecureContext({ cert, key, ca: this.trusted(), minVersion: TLS_MIN_VERSION });
       this.contexts.set(domain, ctx);
     }
     return ctx;
