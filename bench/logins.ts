@@ -14,7 +14,6 @@
 // real clients do), so SCRAM costs the server HMACs only, while PLAIN costs it one
 // PBKDF2 (SHA-256, the account's iteration count) per login.
 import { parseArgs } from 'node:util';
-import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { runLogins, sourceAddressFor } from './client/runner.js';
@@ -22,22 +21,12 @@ import { SaltedPasswordCache } from './client/scram.js';
 import { MECHANISMS, type Mechanism, type SessionOptions, type TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet, finishServer } from './lib/server.js';
+import { createUsers, endpointOf, spawnOnSpool, userName, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseSources, parseTlsModes, writeJson, parseOrExit, reportServerProblems, targetFromArgs, type TargetOptions
 } from './lib/args.js';
 
-export interface LoginBenchOptions {
-  /** Start a temporary server; otherwise use host/port. */
-  spawn: boolean;
-  host: string;
-  port?: number;
-  directPort?: number;
-  /** The server's process id, to report its CPU time per login (known anyway with spawn). */
-  pid?: number;
-  domain: string;
-  users: UserSet;
-  password: string;
+export interface LoginBenchOptions extends TargetOptions {
   tlsModes: TlsMode[];
   mechanisms: Mechanism[];
   count: number;
@@ -45,11 +34,6 @@ export interface LoginBenchOptions {
   /** Logins before the measured phases (per TLS mode), not counted. */
   warmup: number;
   sources: string[];
-  timeoutMs: number;
-  loginTimeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
 export interface LoginRow {
@@ -105,23 +89,15 @@ export async function runLoginBench(opts: LoginBenchOptions): Promise<LoginBench
     rows: [],
   };
   try {
-    let host = opts.host;
-    let port = opts.port ?? 5222;
-    let directPort = opts.directPort ?? 5223;
-    let pid = opts.pid;
     if (opts.spawn) {
-      const dir = newBenchDir();
-      try {
-        const made = await createUsers(`${dir}/spool`, opts.domain, opts.users, opts.password, opts.iterations);
+      server = await spawnOnSpool(async (spool) => {
+        const made = await createUsers(spool, opts.domain, opts.users, opts.password, opts.iterations);
         opts.log(`created ${made.created} accounts in ${made.ms} ms`);
-        server = await spawnRohrpost({ dir, domain: opts.domain, logLevel: opts.serverLogLevel });
-      } catch (err) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-      ({ starttlsPort: port, directTlsPort: directPort } = server);
-      host = '127.0.0.1';
-      pid = result.server.pid = server.pid;
+      }, { domain: opts.domain, logLevel: opts.serverLogLevel });
+    }
+    const { host, port, directPort, pid } = endpointOf(opts, server);
+    if (server) {
+      result.server.pid = server.pid;
       result.server.idleRssKiB = statusKiB(server.pid, 'VmRSS');
       opts.log(`Rohrpost pid ${server.pid}, ports ${port}/${directPort}, idle RSS ${result.server.idleRssKiB} KiB`);
     }
@@ -213,20 +189,12 @@ function optionsFromArgs(argv: string[]): { opts: LoginBenchOptions; out?: strin
   for (const m of mechanisms) if (!MECHANISMS.includes(m)) throw new UsageError(`unknown mechanism '${m}'`);
   const opts = {
     ...DEFAULT_LOGIN_OPTIONS,
-    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
-    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
-    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
-    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
-    users: parseUsers(v.users, count),
+    ...targetFromArgs(v, count, 900_000),
     tlsModes: parseTlsModes(v.tls, ['none']),
     mechanisms, count,
     concurrencies: v.concurrency.split(',').map((c) => int(c.trim(), 'concurrency', 1, 100_000)),
     warmup: v.warmup === undefined ? -1 : int(v.warmup, 'warmup', 0),
     sources: parseSources(v.source),
-    timeoutMs: (v.timeout === undefined ? 900 : int(v.timeout, 'timeout', 1)) * 1000,
-    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
-    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
-    serverLogLevel: v['server-log-level'],
   };
   return { opts, out: v.out };
 }

@@ -21,10 +21,10 @@ import { SaltedPasswordCache } from './client/scram.js';
 import { MECHANISMS, type Mechanism, type SessionOptions, type TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { openFileCount, openFilesLimit, sleep, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
+import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems } from './lib/server.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers,
-  writeJson, reportServerProblems
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes,
+  writeJson, reportServerProblems, targetFromArgs, type TargetOptions
 } from './lib/args.js';
 
 /** Sessions per source address before another 127.0.0.x is added (ephemeral ports: ~28k). */
@@ -32,16 +32,7 @@ const SESSIONS_PER_SOURCE = 20_000;
 /** Descriptors this process and the server need besides the sessions' sockets. */
 const FD_HEADROOM = 100;
 
-export interface MemoryBenchOptions {
-  spawn: boolean;
-  host: string;
-  port?: number;
-  directPort?: number;
-  /** The server's PID, to read its memory (required without --spawn). */
-  pid?: number;
-  domain: string;
-  users: UserSet;
-  password: string;
+export interface MemoryBenchOptions extends TargetOptions {
   tlsModes: TlsMode[];
   mechanism: Mechanism;
   sessions: number;
@@ -51,11 +42,6 @@ export interface MemoryBenchOptions {
   /** Quiet time before each memory reading. */
   settleMs: number;
   rosterGet: boolean;
-  timeoutMs: number;
-  loginTimeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
 export interface MemoryRow {
@@ -229,21 +215,13 @@ function optionsFromArgs(argv: string[]): { opts: MemoryBenchOptions; out?: stri
   if (!MECHANISMS.includes(v.mechanism as Mechanism)) throw new UsageError(`unknown mechanism '${v.mechanism}'`);
   const opts = {
     ...DEFAULT_MEMORY_OPTIONS,
-    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
-    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
-    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
-    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
-    users: parseUsers(v.users, sessions),
+    ...targetFromArgs(v, sessions, 900_000),
     tlsModes: parseTlsModes(v.tls, ['none', 'starttls']),
     mechanism: v.mechanism as Mechanism, sessions,
     concurrency: int(v.concurrency, 'concurrency', 1, 100_000),
     sources: parseSources(v.source),
     settleMs: int(v.settle, 'settle', 0, 600_000),
     rosterGet: v.roster,
-    timeoutMs: (v.timeout === undefined ? 900 : int(v.timeout, 'timeout', 1)) * 1000,
-    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
-    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
-    serverLogLevel: v['server-log-level'],
   };
   return { opts, out: v.out };
 }

@@ -14,41 +14,23 @@
 // The client shares the machine with the server: at high rates it may be the limit,
 // which the 'sent/s' column shows.
 import { parseArgs } from 'node:util';
-import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { closeAll, runLogins, sourceAddressFor } from './client/runner.js';
-import { SaltedPasswordCache } from './client/scram.js';
 import { attr } from './client/scanner.js';
 import { chatMessage } from './client/stanzas.js';
-import type { LoadSession, TlsMode } from './client/session.js';
-import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
+import { fmt, markdownTable, rounded, summarize, type TrafficRow } from './lib/stats.js';
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet, finishServer } from './lib/server.js';
-import { writeRosters } from './lib/rosters.js';
+import type { ServerProblems } from './lib/server.js';
+import { PAIR_OPTIONS, pairSources, pairsFromArgs, startMessagePairs, stopMessagePairs, type MessagePairs, type PairOptions } from './lib/pairs.js';
 import { checkOpenFiles } from './memory.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
+  COMMON_HELP, UsageError, environment, int, note, writeJson, parseOrExit, reportServerProblems
 } from './lib/args.js';
 
-/** Connections per client source address before another loopback address is used. */
-const SESSIONS_PER_SOURCE = 20_000;
 /** How often the sender wakes up to send what is due. */
 const TICK_MS = 2;
 
-export interface MessageBenchOptions {
-  spawn: boolean;
-  host: string;
-  port?: number;
-  directPort?: number;
-  /** The server's process id, for its CPU time (known anyway with spawn). */
-  pid?: number;
-  domain: string;
-  users: UserSet;
-  password: string;
-  tls: TlsMode;
-  /** Online sessions; an even number (pairs). */
-  sessions: number;
+export interface MessageBenchOptions extends PairOptions {
   /** Offered loads in messages per second, one step each, in order. */
   rates: number[];
   /** How long each step sends. */
@@ -57,35 +39,13 @@ export interface MessageBenchOptions {
   drainMs: number;
   /** Stepping stops when a step's p99 latency exceeds this. */
   maxP99Ms: number;
-  /** Address messages to the partner's full JID, or to the bare JID. */
-  to: 'full' | 'bare';
-  loginConcurrency: number;
-  sources: string[];
-  timeoutMs: number;
-  loginTimeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
-export interface StepRow {
+export interface StepRow extends TrafficRow {
   offeredPerSecond: number;
-  sent: number;
-  /** The rate the client managed to send at. */
-  sentPerSecond: number;
-  received: number;
   /** Received messages over the time from the step's start to the last receipt. */
   deliveredPerSecond: number;
-  lost: number;
-  duplicates: number;
-  latencyMs: Summary;
-  serverCpuMsPer1000: number | null;
   clientCpuMsPer1000: number;
-  otherLoad: number | null;
-  /** Sessions still open at the end of the step. */
-  alive: number;
-  /** This process's event-loop delay (p99, max) in ms: a pause here shows up as latency without being the server's. */
-  clientLoopDelayMs: { p99: number; max: number };
 }
 
 export interface MessageBenchResult {
@@ -139,8 +99,7 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
   checkOpenFiles(opts.sessions, opts.spawn ? undefined : opts.pid);
   const deadline = performance.now() + opts.timeoutMs;
   const remaining = () => Math.max(0, deadline - performance.now());
-  const sources = opts.sources.length > 0 || opts.sessions <= SESSIONS_PER_SOURCE
-    ? opts.sources : loopbackSources(Math.ceil(opts.sessions / SESSIONS_PER_SOURCE));
+  const sources = pairSources(opts);
   const result: MessageBenchResult = {
     benchmark: 'messages',
     environment: environment(),
@@ -155,34 +114,8 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
     stoppedBy: 'done',
     best: null,
   };
-  let server: BenchServer | null = null;
-  let sessions: LoadSession[] = [];
+  let pairs: MessagePairs | null = null;
   try {
-    let host = opts.host;
-    let port = opts.port ?? 5222;
-    let directPort = opts.directPort ?? 5223;
-    let pid = opts.pid;
-    if (opts.spawn) {
-      const dir = newBenchDir();
-      try {
-        const made = await createUsers(`${dir}/spool`, opts.domain, opts.users, opts.password, opts.iterations);
-        const specs = Array.from({ length: opts.sessions }, (_, i) => ({
-          user: userName(opts.users, i), contacts: [userName(opts.users, i ^ 1)],
-        }));
-        const r = await writeRosters(`${dir}/spool`, opts.domain, specs);
-        opts.log(`created ${made.created} accounts in ${made.ms} ms, ${r.written} rosters in ${r.ms} ms`);
-        server = await spawnRohrpost({ dir, domain: opts.domain, logLevel: opts.serverLogLevel });
-      } catch (err) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-      ({ starttlsPort: port, directTlsPort: directPort } = server);
-      host = '127.0.0.1';
-      pid = result.server.pid = server.pid;
-      result.server.idleRssKiB = statusKiB(server.pid, 'VmRSS');
-      opts.log(`Rohrpost pid ${server.pid}, ports ${port}/${directPort}`);
-    }
-
     // Receipts go to the current step; ids are 'm<step>.<seq>', so late ones of an
     // earlier step are recognised and not counted.
     let step: StepState | null = null;
@@ -197,32 +130,17 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
       if (Number(id.slice(1, dot)) !== step.index) return;
       step.receipt(Number(id.slice(dot + 1)), now);
     };
-    const cache = new SaltedPasswordCache();
-    const logins = await runLogins({
-      count: opts.sessions, concurrency: opts.loginConcurrency, deadlineMs: remaining(), keepOpen: true,
-      session: (i) => ({
-        host, port: opts.tls === 'direct' ? directPort : port, domain: opts.domain,
-        username: userName(opts.users, i), password: opts.password, mechanism: 'SCRAM-SHA-1', tls: opts.tls,
-        resource: `msg-${i}`, localAddress: sourceAddressFor(sources, i), presence: true,
-        timeoutMs: opts.loginTimeoutMs, scramCache: cache, onStanza,
-      }),
-      progressEvery: 2000,
-      onProgress: (done, failed) => opts.log(`  logged in ${done - failed}/${opts.sessions}${failed ? `, ${failed} failed` : ''}`),
+    pairs = await startMessagePairs(opts, onStanza, remaining(), {
+      resource: 'msg',
+      onServer: (server) => {
+        if (!server) return;
+        result.server.pid = server.pid;
+        result.server.idleRssKiB = statusKiB(server.pid, 'VmRSS');
+      },
     });
-    sessions = logins.sessions;
-    result.logins = { ok: logins.ok, failed: logins.failed, errors: logins.errors, elapsedMs: logins.elapsedMs };
-    opts.log(`${logins.ok} sessions online in ${fmt(logins.elapsedMs, 0)} ms${logins.failed ? `; failures ${JSON.stringify(logins.errors)}` : ''}`);
-    // Pairs of contacts whose both sides are online: by user name, since logins finish out of order.
-    const byUser = new Map<string, LoadSession>();
-    for (const s of sessions) byUser.set(s.jid.slice(0, s.jid.indexOf('@')), s);
-    const pairs: Array<[LoadSession, LoadSession]> = [];
-    for (let i = 0; i < opts.sessions; i += 2) {
-      const a = byUser.get(userName(opts.users, i));
-      const b = byUser.get(userName(opts.users, i + 1));
-      if (a && b) pairs.push([a, b]);
-    }
-    if (pairs.length === 0) throw new Error('no pair of contacts is online');
-    const target = (s: LoadSession) => (opts.to === 'full' ? s.jid : s.jid.slice(0, s.jid.indexOf('/')));
+    const { sessions, pid, server, target } = pairs;
+    result.logins = pairs.logins;
+    const pairList = pairs.pairs;
     await sleep(Math.min(2000, remaining())); // let the presence exchange of the logins settle
 
     for (let k = 0; k < opts.rates.length; k++) {
@@ -247,8 +165,8 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
           const due = Math.min(capacity, Math.floor((rate * elapsed) / 1000));
           while (sent < due) {
             const seq = sent++;
-            const [a, b] = pairs[seq % pairs.length]!;
-            const [from, to] = Math.floor(seq / pairs.length) % 2 === 0 ? [a, b] : [b, a];
+            const [a, b] = pairList[seq % pairList.length]!;
+            const [from, to] = Math.floor(seq / pairList.length) % 2 === 0 ? [a, b] : [b, a];
             const at = performance.now();
             st.sendAt[seq] = at;
             from.send(chatMessage(target(to), `m${k}.${seq}`, `sent ${at.toFixed(3)}`));
@@ -292,13 +210,9 @@ export async function runMessageBench(opts: MessageBenchOptions): Promise<Messag
     }
     if (server) result.server.peakRssKiB = statusKiB(server.pid, 'VmHWM');
   } finally {
-    if (sessions.length > 0) {
-      await closeAll(sessions);
-      // The server answers </stream:stream> before its session/closed handlers finish.
-      await sleep(Math.min(5000, 300 + sessions.length / 5));
-    }
-    if (server) {
-      result.server.problems = await finishServer(server, opts.log);
+    if (pairs) {
+      const problems = await stopMessagePairs(pairs, opts.log);
+      if (problems) result.server.problems = problems;
     }
   }
   return rounded(result);
@@ -340,39 +254,21 @@ function optionsFromArgs(argv: string[]): { opts: MessageBenchOptions; out?: str
   const { values: v } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: {
-      ...COMMON_OPTIONS,
-      sessions: { type: 'string', default: '10000' },
+      ...PAIR_OPTIONS,
       rates: { type: 'string', default: '2000,5000,10000,20000,40000' },
       'step-ms': { type: 'string', default: '5000' },
       'drain-ms': { type: 'string', default: '3000' },
       'max-p99': { type: 'string', default: '100' },
-      to: { type: 'string', default: 'full' },
-      'login-concurrency': { type: 'string', default: '100' },
-      pid: { type: 'string' },
     },
   });
   if (v.help) return null;
-  const sessions = int(v.sessions, 'sessions', 2, 1_000_000);
-  const tlsModes = parseTlsModes(v.tls, ['none']);
-  if (tlsModes.length !== 1) throw new UsageError('--tls takes one mode here');
-  if (v.to !== 'full' && v.to !== 'bare') throw new UsageError(`--to takes full or bare, not '${v.to}'`);
   const opts: MessageBenchOptions = {
     ...DEFAULT_MESSAGE_OPTIONS,
-    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
-    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
-    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
-    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
-    users: parseUsers(v.users, sessions), tls: tlsModes[0]!, sessions,
+    ...pairsFromArgs(v, 900_000),
     rates: v.rates.split(',').map((r) => int(r.trim(), 'rates', 1, 10_000_000)),
     stepMs: int(v['step-ms'], 'step-ms', 100, 600_000),
     drainMs: int(v['drain-ms'], 'drain-ms', 0, 600_000),
     maxP99Ms: int(v['max-p99'], 'max-p99', 1),
-    to: v.to, loginConcurrency: int(v['login-concurrency'], 'login-concurrency', 1, 100_000),
-    sources: parseSources(v.source),
-    timeoutMs: (v.timeout === undefined ? 900 : int(v.timeout, 'timeout', 1)) * 1000,
-    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
-    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
-    serverLogLevel: v['server-log-level'],
   };
   return { opts, out: v.out };
 }

@@ -29,7 +29,7 @@ import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stat
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet } from './lib/server.js';
 import { checkOpenFiles } from './memory.js';
-import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseUsers, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
+import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseUsers, writeJson, parseOrExit, reportServerProblems, type BenchBaseOptions } from './lib/args.js';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
@@ -39,20 +39,14 @@ const TICK_MS = 2;
 const SELF_CODE = /code=["']110["']/;
 const CREATED_CODE = /code=["']201["']/;
 
-export interface MucBenchOptions {
-  domain: string;
+export interface MucBenchOptions extends BenchBaseOptions {
   users: UserSet;
-  password: string;
-  iterations: number;
   loginConcurrency: number;
   loginTimeoutMs: number;
   /** One join's time limit. */
   joinTimeoutMs: number;
   /** Joins in flight in the windowed phases. */
   joinConcurrency: number;
-  /** Time budget of one scenario. */
-  timeoutMs: number;
-  serverLogLevel: string;
   /** muc.message_rate for the server (per occupant per 10 s; 0 = no limit). */
   messageRate: number;
   // 'room'
@@ -69,7 +63,6 @@ export interface MucBenchOptions {
   /** Messages per second per room, one steady step each. */
   roomRates: number[];
   roomStepMs: number;
-  log(msg: string): void;
 }
 
 export const DEFAULT_MUC_OPTIONS: MucBenchOptions = {

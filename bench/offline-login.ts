@@ -23,13 +23,11 @@ import { sleep, startCpuMeter } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
 import { writeRosters } from './lib/rosters.js';
 import { openStorage } from '../src/storage/index.js';
-import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
+import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems, type BenchBaseOptions } from './lib/args.js';
 
 const OFFLINE_LIST = 'offline';
 
-export interface OfflineLoginOptions {
-  domain: string;
-  password: string;
+export interface OfflineLoginOptions extends BenchBaseOptions {
   tls: TlsMode;
   /** Contacts on the user's roster (subscription 'both'). */
   contacts: number;
@@ -40,10 +38,6 @@ export interface OfflineLoginOptions {
   warmup: number;
   /** How long one round may wait for its messages. */
   roundTimeoutMs: number;
-  timeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
 export interface RoundRow {

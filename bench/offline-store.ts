@@ -28,7 +28,7 @@ import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stat
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
 import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
 import { openStorage } from '../src/storage/index.js';
-import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems } from './lib/args.js';
+import { COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems, type BenchBaseOptions } from './lib/args.js';
 
 const OFFLINE_LIST = 'offline';
 const LIST_FILE_SUFFIX = `.${OFFLINE_LIST}.list`;
@@ -48,9 +48,7 @@ export const DURABILITY =
   'in parallel (here at most one per sender session). Durable as far as the filesystem\'s fsync is ' +
   '(on tmpfs it is not durable at all).';
 
-export interface OfflineStoreOptions {
-  domain: string;
-  password: string;
+export interface OfflineStoreOptions extends BenchBaseOptions {
   tls: TlsMode;
   /** Online sessions that send. */
   senders: number;
@@ -67,11 +65,7 @@ export interface OfflineStoreOptions {
   /** A ping must be answered within this time. */
   batchTimeoutMs: number;
   loginConcurrency: number;
-  timeoutMs: number;
   loginTimeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
 export interface OfflineStoreResult {

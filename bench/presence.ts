@@ -24,7 +24,6 @@
 // handshakes (bench/lib/seed.ts), which works against any server; --seed none takes
 // the rosters as they are (seeded by an earlier run).
 import { parseArgs } from 'node:util';
-import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { closeAll, runLogins } from './client/runner.js';
@@ -33,29 +32,18 @@ import { attr } from './client/scanner.js';
 import { LoadSession, LoginError, type SessionOptions, type TlsMode } from './client/session.js';
 import { fmt, markdownTable, rounded, summarize, type Summary } from './lib/stats.js';
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, type UserSet, finishServer } from './lib/server.js';
+import { createUsers, endpointOf, spawnOnSpool, userName, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
 import { writeRosters } from './lib/rosters.js';
 import { DEFAULT_SEED_OPTIONS, seedSubscriptions, type SeedResult } from './lib/seed.js';
 import { checkOpenFiles } from './memory.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
+  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, note, parseTlsModes, writeJson, parseOrExit, reportServerProblems, targetFromArgs, type TargetOptions
 } from './lib/args.js';
 
 export type SeedMode = 'spool' | 'wire' | 'none';
 export const SEED_MODES: readonly SeedMode[] = ['spool', 'wire', 'none'];
 
-export interface PresenceBenchOptions {
-  /** Start a temporary server; otherwise use host/port. */
-  spawn: boolean;
-  host: string;
-  port?: number;
-  directPort?: number;
-  /** The server's process id, for its CPU time and memory (known anyway with spawn). */
-  pid?: number;
-  domain: string;
-  /** Accounts prefix0 .. prefix(count-1) take part; users.count must be at least count. */
-  users: UserSet;
-  password: string;
+export interface PresenceBenchOptions extends TargetOptions {
   tls: TlsMode;
   /** Accounts in the ring (N). */
   count: number;
@@ -75,11 +63,6 @@ export interface PresenceBenchOptions {
   seedConcurrency: number;
   /** How long a login (or phase 1) waits for the presences it expects, in ms. */
   presenceTimeoutMs: number;
-  timeoutMs: number;
-  loginTimeoutMs: number;
-  iterations: number;
-  serverLogLevel: string;
-  log(msg: string): void;
 }
 
 export interface PresenceLoginRow {
@@ -240,32 +223,24 @@ export async function runPresenceBench(opts: PresenceBenchOptions): Promise<Pres
   const newcomers = new Set<LoadSession>();
   const closing: Array<Promise<string>> = [];
   try {
-    let host = opts.host;
-    let port = opts.port ?? 5222;
-    let directPort = opts.directPort ?? 5223;
-    let pid = opts.pid;
     if (opts.spawn) {
-      const dir = newBenchDir();
-      try {
+      server = await spawnOnSpool(async (spool) => {
         const t0 = performance.now();
-        const made = await createUsers(`${dir}/spool`, opts.domain, { prefix: opts.users.prefix, count: n }, opts.password, opts.iterations);
+        const made = await createUsers(spool, opts.domain, { prefix: opts.users.prefix, count: n }, opts.password, opts.iterations);
         opts.log(`created ${made.created} accounts in ${made.ms} ms`);
         if (opts.seed === 'spool') {
           const specs = Array.from({ length: n }, (_, i) => ({
             user: userName(opts.users, i), contacts: contactsOf(i).map((c) => userName(opts.users, c)),
           }));
-          const r = await writeRosters(`${dir}/spool`, opts.domain, specs);
+          const r = await writeRosters(spool, opts.domain, specs);
           result.seed = { mode: 'spool', ms: performance.now() - t0, rosters: r.written };
           opts.log(`wrote ${r.written} rosters of ${opts.contacts} contacts in ${r.ms} ms`);
         }
-        server = await spawnRohrpost({ dir, domain: opts.domain, logLevel: opts.serverLogLevel });
-      } catch (err) {
-        rmSync(dir, { recursive: true, force: true });
-        throw err;
-      }
-      ({ starttlsPort: port, directTlsPort: directPort } = server);
-      host = '127.0.0.1';
-      pid = result.server.pid = server.pid;
+      }, { domain: opts.domain, logLevel: opts.serverLogLevel });
+    }
+    const { host, port, directPort, pid } = endpointOf(opts, server);
+    if (server) {
+      result.server.pid = server.pid;
       opts.log(`Rohrpost pid ${server.pid}, ports ${port}/${directPort}`);
     }
     const cache = new SaltedPasswordCache();
@@ -559,21 +534,14 @@ function optionsFromArgs(argv: string[]): { opts: PresenceBenchOptions; out?: st
   if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--online must be a number above 0 and below 1, not '${v.online}'`);
   const opts: PresenceBenchOptions = {
     ...DEFAULT_PRESENCE_OPTIONS,
-    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
-    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
-    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
-    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
-    users: parseUsers(v.users, count), tls: tlsModes[0]!, count,
+    ...targetFromArgs(v, count, 900_000),
+    tls: tlsModes[0]!, count,
     contacts: int(v.contacts, 'contacts', 1, 10_000), onlineFraction: fraction,
     sample: int(v.sample, 'sample', 0, 1_000_000),
     loginConcurrency: int(v['login-concurrency'], 'login-concurrency', 1, 100_000),
     measureConcurrency: int(v['measure-concurrency'], 'measure-concurrency', 1, 100_000),
     seed: seed as SeedMode, seedConcurrency: int(v['seed-concurrency'], 'seed-concurrency', 1, 100_000),
     presenceTimeoutMs: int(v['presence-timeout'], 'presence-timeout', 100),
-    timeoutMs: (v.timeout === undefined ? 900 : int(v.timeout, 'timeout', 1)) * 1000,
-    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
-    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
-    serverLogLevel: v['server-log-level'],
   };
   if (opts.seed === 'spool' && !opts.spawn) throw new UsageError('--seed spool needs --spawn');
   if (v.source !== undefined) throw new UsageError('--source is not supported here (a few thousand connections at most)');

@@ -13,31 +13,22 @@
 // steps, --probe-rates) and the soak runs at half of its highest step without loss.
 // On request, not in CI: it runs as long as it is told to.
 import { parseArgs } from 'node:util';
-import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { closeAll, runLogins, sourceAddressFor } from './client/runner.js';
-import { SaltedPasswordCache } from './client/scram.js';
 import { attr } from './client/scanner.js';
 import { chatMessage } from './client/stanzas.js';
-import type { LoadSession } from './client/session.js';
-import { fmt, markdownTable, rounded, type Summary } from './lib/stats.js';
+import { fmt, markdownTable, rounded, type Summary, type TrafficRow } from './lib/stats.js';
 import { sleep, startCpuMeter, statusKiB } from './lib/proc.js';
-import { createUsers, newBenchDir, spawnRohrpost, userName, type BenchServer, type ServerProblems, finishServer } from './lib/server.js';
-import { writeRosters } from './lib/rosters.js';
+import type { ServerProblems } from './lib/server.js';
+import { PAIR_OPTIONS, pairsFromArgs, startMessagePairs, stopMessagePairs, type MessagePairs, type PairOptions } from './lib/pairs.js';
 import { checkOpenFiles } from './memory.js';
-import { DEFAULT_MESSAGE_OPTIONS, runMessageBench, type MessageBenchOptions } from './messages.js';
+import { DEFAULT_MESSAGE_OPTIONS, runMessageBench } from './messages.js';
 import {
-  COMMON_HELP, COMMON_OPTIONS, UsageError, environment, int, loopbackSources, note, parseSources, parseTlsModes, parseUsers, writeJson, parseOrExit, reportServerProblems
+  COMMON_HELP, UsageError, environment, int, note, writeJson, parseOrExit, reportServerProblems
 } from './lib/args.js';
 
-/** Connections per client source address before another loopback address is used (as in messages.ts). */
-const SESSIONS_PER_SOURCE = 20_000;
 /** How often the sender wakes up to send what is due. */
 const TICK_MS = 2;
-
-/** What the message scenario's set-up needs: its options without the stepping. */
-export type PairOptions = Omit<MessageBenchOptions, 'rates' | 'stepMs' | 'drainMs' | 'maxP99Ms'>;
 
 export interface SoakOptions extends PairOptions {
   /** Constant offered msgs/s; null: half of maxRate, or half of the probe's result. */
@@ -56,24 +47,13 @@ export interface SoakOptions extends PairOptions {
   signal?: AbortSignal;
 }
 
-export interface SoakRow {
+export interface SoakRow extends TrafficRow {
   /** Minutes since the start of sending at the end of the interval. */
   minute: number;
   /** The server's resident memory at the end of the interval. */
   rssKiB: number | null;
-  sent: number;
-  sentPerSecond: number;
   /** Messages of this interval received within the loss deadline. */
   received: number;
-  deliveredPerSecond: number;
-  lost: number;
-  duplicates: number;
-  latencyMs: Summary;
-  serverCpuMsPer1000: number | null;
-  otherLoad: number | null;
-  /** Sessions still open at the end of the interval. */
-  alive: number;
-  clientLoopDelayMs: { p99: number; max: number };
 }
 
 export interface SoakResult {
@@ -107,100 +87,6 @@ export const DEFAULT_SOAK_OPTIONS: Omit<SoakOptions, 'users'> = {
   rate: null, maxRate: null, probeRates: DEFAULT_MESSAGE_OPTIONS.rates, probeStepMs: 3000,
   durationMs: 30 * 60_000, sampleMs: 60_000, lossDeadlineMs: 5000, timeoutMs: 30 * 60_000 + 900_000,
 };
-
-/** Online sessions in pairs of contacts, as the message scenario sets them up. */
-export interface MessagePairs {
-  server: BenchServer | null;
-  /** The server's PID (spawned, or given). */
-  pid?: number;
-  sessions: LoadSession[];
-  pairs: Array<[LoadSession, LoadSession]>;
-  logins: { ok: number; failed: number; errors: Record<string, number>; elapsedMs: number };
-  /** Where a message to this session goes (full or bare JID, as opts.to says). */
-  target(s: LoadSession): string;
-}
-
-/**
- * The message scenario's set-up: with spawn, accounts and rosters (pairs 2k, 2k+1 are
- * contacts) written into a fresh spool and a Rohrpost started on it; then the sessions
- * logged in with initial presence and paired by user name. Cleans up after itself on failure.
- */
-export async function startMessagePairs(opts: PairOptions, onStanza: (name: string, tag: string) => void,
-  deadlineMs: number): Promise<MessagePairs> {
-  const deadline = performance.now() + deadlineMs;
-  const remaining = () => Math.max(0, deadline - performance.now());
-  const sources = opts.sources.length > 0 || opts.sessions <= SESSIONS_PER_SOURCE
-    ? opts.sources : loopbackSources(Math.ceil(opts.sessions / SESSIONS_PER_SOURCE));
-  let server: BenchServer | null = null;
-  let host = opts.host;
-  let port = opts.port ?? 5222;
-  let directPort = opts.directPort ?? 5223;
-  let pid = opts.pid;
-  if (opts.spawn) {
-    const dir = newBenchDir();
-    try {
-      const made = await createUsers(`${dir}/spool`, opts.domain, opts.users, opts.password, opts.iterations);
-      const specs = Array.from({ length: opts.sessions }, (_, i) => ({
-        user: userName(opts.users, i), contacts: [userName(opts.users, i ^ 1)],
-      }));
-      const r = await writeRosters(`${dir}/spool`, opts.domain, specs);
-      opts.log(`created ${made.created} accounts in ${made.ms} ms, ${r.written} rosters in ${r.ms} ms`);
-      server = await spawnRohrpost({ dir, domain: opts.domain, logLevel: opts.serverLogLevel });
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
-    ({ starttlsPort: port, directTlsPort: directPort } = server);
-    host = '127.0.0.1';
-    pid = server.pid;
-    opts.log(`Rohrpost pid ${server.pid}, ports ${port}/${directPort}`);
-  }
-  let sessions: LoadSession[] = [];
-  try {
-    const cache = new SaltedPasswordCache();
-    const logins = await runLogins({
-      count: opts.sessions, concurrency: opts.loginConcurrency, deadlineMs: remaining(), keepOpen: true,
-      session: (i) => ({
-        host, port: opts.tls === 'direct' ? directPort : port, domain: opts.domain,
-        username: userName(opts.users, i), password: opts.password, mechanism: 'SCRAM-SHA-1', tls: opts.tls,
-        resource: `soak-${i}`, localAddress: sourceAddressFor(sources, i), presence: true,
-        timeoutMs: opts.loginTimeoutMs, scramCache: cache, onStanza,
-      }),
-      progressEvery: 2000,
-      onProgress: (done, failed) => opts.log(`  logged in ${done - failed}/${opts.sessions}${failed ? `, ${failed} failed` : ''}`),
-    });
-    sessions = logins.sessions;
-    opts.log(`${logins.ok} sessions online in ${fmt(logins.elapsedMs, 0)} ms${logins.failed ? `; failures ${JSON.stringify(logins.errors)}` : ''}`);
-    // Pairs whose both sides are online: by user name, since logins finish out of order.
-    const byUser = new Map<string, LoadSession>();
-    for (const s of sessions) byUser.set(s.jid.slice(0, s.jid.indexOf('@')), s);
-    const pairs: Array<[LoadSession, LoadSession]> = [];
-    for (let i = 0; i < opts.sessions; i += 2) {
-      const a = byUser.get(userName(opts.users, i));
-      const b = byUser.get(userName(opts.users, i + 1));
-      if (a && b) pairs.push([a, b]);
-    }
-    if (pairs.length === 0) throw new Error('no pair of contacts is online');
-    return {
-      server, pid, sessions, pairs,
-      logins: { ok: logins.ok, failed: logins.failed, errors: logins.errors, elapsedMs: logins.elapsedMs },
-      target: (s) => (opts.to === 'full' ? s.jid : s.jid.slice(0, s.jid.indexOf('/'))),
-    };
-  } catch (err) {
-    await stopMessagePairs({ server, sessions }, opts.log);
-    throw err;
-  }
-}
-
-/** Closes the sessions and stops a spawned server; returns what it logged. */
-export async function stopMessagePairs(p: Pick<MessagePairs, 'server' | 'sessions'>, log: (msg: string) => void): Promise<ServerProblems | undefined> {
-  if (p.sessions.length > 0) {
-    await closeAll(p.sessions);
-    // The server answers </stream:stream> before its session/closed handlers finish.
-    await sleep(Math.min(5000, 300 + p.sessions.length / 5));
-  }
-  return p.server ? finishServer(p.server, log) : undefined;
-}
 
 /** Nearest-rank summary of latencies held in a typed array (sorted here, in place). */
 function summarizeTyped(values: Float64Array): Summary {
@@ -309,7 +195,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   };
   let pairs: MessagePairs | null = null;
   try {
-    pairs = await startMessagePairs(opts, onStanza, remaining());
+    pairs = await startMessagePairs(opts, onStanza, remaining(), { resource: 'soak' });
     const { sessions, pid } = pairs;
     result.server.pid = pid;
     if (pairs.server) result.server.idleRssKiB = statusKiB(pairs.server.pid, 'VmRSS');
@@ -480,7 +366,7 @@ function optionsFromArgs(argv: string[]): { opts: SoakOptions; out?: string } | 
   const { values: v } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: {
-      ...COMMON_OPTIONS,
+      ...PAIR_OPTIONS,
       rate: { type: 'string' },
       'max-rate': { type: 'string' },
       'probe-rates': { type: 'string', default: DEFAULT_MESSAGE_OPTIONS.rates.join(',') },
@@ -489,27 +375,15 @@ function optionsFromArgs(argv: string[]): { opts: SoakOptions; out?: string } | 
       seconds: { type: 'string' },
       'sample-seconds': { type: 'string', default: '60' },
       'loss-deadline': { type: 'string', default: '5000' },
-      sessions: { type: 'string', default: '10000' },
-      to: { type: 'string', default: 'full' },
-      'login-concurrency': { type: 'string', default: '100' },
-      pid: { type: 'string' },
     },
   });
   if (v.help) return null;
-  const sessions = int(v.sessions, 'sessions', 2, 1_000_000);
-  const tlsModes = parseTlsModes(v.tls, ['none']);
-  if (tlsModes.length !== 1) throw new UsageError('--tls takes one mode here');
-  if (v.to !== 'full' && v.to !== 'bare') throw new UsageError(`--to takes full or bare, not '${v.to}'`);
   const minutes = Number(v.minutes);
   if (!(minutes > 0 && minutes <= 7 * 24 * 60)) throw new UsageError(`--minutes must be a number above 0, not '${v.minutes}'`);
   const durationMs = v.seconds === undefined ? Math.round(minutes * 60_000) : int(v.seconds, 'seconds', 1, 7 * 24 * 3600) * 1000;
   const opts: SoakOptions = {
     ...DEFAULT_SOAK_OPTIONS,
-    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
-    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
-    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
-    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
-    users: parseUsers(v.users, sessions), tls: tlsModes[0]!, sessions,
+    ...pairsFromArgs(v, durationMs + 900_000),
     rate: v.rate === undefined ? null : int(v.rate, 'rate', 1, 10_000_000),
     maxRate: v['max-rate'] === undefined ? null : int(v['max-rate'], 'max-rate', 2, 10_000_000),
     probeRates: v['probe-rates'].split(',').map((r) => int(r.trim(), 'probe-rates', 1, 10_000_000)),
@@ -517,12 +391,6 @@ function optionsFromArgs(argv: string[]): { opts: SoakOptions; out?: string } | 
     durationMs,
     sampleMs: int(v['sample-seconds'], 'sample-seconds', 1, 24 * 3600) * 1000,
     lossDeadlineMs: int(v['loss-deadline'], 'loss-deadline', 1, 600_000),
-    to: v.to, loginConcurrency: int(v['login-concurrency'], 'login-concurrency', 1, 100_000),
-    sources: parseSources(v.source),
-    timeoutMs: v.timeout === undefined ? durationMs + 900_000 : int(v.timeout, 'timeout', 1) * 1000,
-    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
-    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
-    serverLogLevel: v['server-log-level'],
   };
   return { opts, out: v.out };
 }

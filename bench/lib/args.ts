@@ -7,6 +7,65 @@ import type { ServerProblems, UserSet } from './server.js';
 
 export class UsageError extends Error {}
 
+/** Option fields every benchmark has, whatever server it runs against. */
+export interface BenchBaseOptions {
+  domain: string;
+  password: string;
+  /** Time budget of the whole run (or of one scenario, where a benchmark runs several). */
+  timeoutMs: number;
+  /** PBKDF2 iterations of the accounts a benchmark creates itself. */
+  iterations: number;
+  /** Log level of a spawned server. */
+  serverLogLevel: string;
+  log(msg: string): void;
+}
+
+/** The target of a benchmark that runs against a spawned Rohrpost or an already running server. */
+export interface TargetOptions extends BenchBaseOptions {
+  /** Start a temporary Rohrpost; otherwise use host/port. */
+  spawn: boolean;
+  host: string;
+  port?: number;
+  directPort?: number;
+  /** The server's process id, for its CPU time and memory (known anyway with spawn). */
+  pid?: number;
+  /** Accounts prefix0 .. prefix(count-1). */
+  users: UserSet;
+  /** One login's time limit. */
+  loginTimeoutMs: number;
+}
+
+/** The parsed values of COMMON_OPTIONS (and a benchmark's --pid, where it takes one). */
+export interface CommonValues {
+  spawn: boolean;
+  host: string;
+  port?: string;
+  'direct-port'?: string;
+  pid?: string;
+  domain: string;
+  users?: string;
+  password: string;
+  timeout?: string;
+  'login-timeout': string;
+  iterations: string;
+  'server-log-level': string;
+}
+
+/** The TargetOptions fields (but log) from the command line; --users defaults to bench/<defaultUsers>. */
+export function targetFromArgs(v: CommonValues, defaultUsers: number, defaultTimeoutMs: number): Omit<TargetOptions, 'log'> {
+  return {
+    spawn: v.spawn, host: v.host, domain: v.domain, password: v.password,
+    port: v.port === undefined ? undefined : int(v.port, 'port', 1, 65535),
+    directPort: v['direct-port'] === undefined ? undefined : int(v['direct-port'], 'direct-port', 1, 65535),
+    pid: v.pid === undefined ? undefined : int(v.pid, 'pid', 1),
+    users: parseUsers(v.users, defaultUsers),
+    timeoutMs: v.timeout === undefined ? defaultTimeoutMs : int(v.timeout, 'timeout', 1) * 1000,
+    loginTimeoutMs: int(v['login-timeout'], 'login-timeout', 100),
+    iterations: int(v.iterations, 'iterations', 4096, 10_000_000),
+    serverLogLevel: v['server-log-level'],
+  };
+}
+
 /** parseArgs option specs every benchmark takes. */
 export const COMMON_OPTIONS = {
   host: { type: 'string', default: '127.0.0.1' },

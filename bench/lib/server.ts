@@ -3,7 +3,7 @@
 // spool (one credential derivation shared by all), stopped by PID afterwards.
 // Unlike the test harness it keeps no log lines, only counts warnings and errors,
 // so a long run does not grow the benchmark's own memory.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,35 @@ export function newBenchDir(): string {
   return mkdtempSync(join(tmpdir(), 'rohrpost-bench-'));
 }
 
+/**
+ * Settings for every Rohrpost spawned by this process: `cpus` pins it (taskset) to
+ * those CPUs, as bench/compare.ts does when it also runs scenarios that spawn their own.
+ */
+export const spawnDefaults: { cpus?: string } = {};
+
+/**
+ * A new directory whose spool `prepare` fills (accounts, rosters), then a Rohrpost
+ * started on it; the directory is removed again when either fails.
+ */
+export async function spawnOnSpool(prepare: (spool: string) => Promise<void>, opts: Omit<SpawnOptions, 'dir'> = {}): Promise<BenchServer> {
+  const dir = newBenchDir();
+  try {
+    await prepare(join(dir, 'spool'));
+    return await spawnRohrpost({ ...opts, dir });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Where a benchmark's sessions connect: the spawned server's ports, or those given (5222 and 5223 by default). */
+export function endpointOf(opts: { host: string; port?: number; directPort?: number; pid?: number }, server: BenchServer | null):
+  { host: string; port: number; directPort: number; pid?: number } {
+  return server
+    ? { host: '127.0.0.1', port: server.starttlsPort, directPort: server.directTlsPort, pid: server.pid }
+    : { host: opts.host, port: opts.port ?? 5222, directPort: opts.directPort ?? 5223, pid: opts.pid };
+}
+
 export async function spawnRohrpost(opts: SpawnOptions = {}): Promise<BenchServer> {
   const dir = opts.dir ?? newBenchDir();
   const domain = opts.domain ?? 'localhost';
@@ -91,6 +120,10 @@ export async function spawnRohrpost(opts: SpawnOptions = {}): Promise<BenchServe
   const proc = spawn(process.execPath, [CLI, 'start', '--log-format', 'json', ...sets.flatMap((s) => ['--set', s])], {
     stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, ...opts.env },
   });
+  // Pinned at once, before it starts its worker threads (-a: all of its threads).
+  if (spawnDefaults.cpus && proc.pid !== undefined) {
+    spawnSync('taskset', ['-a', '-p', '-c', spawnDefaults.cpus, String(proc.pid)], { stdio: 'ignore' });
+  }
   const problems: ServerProblems = { warnings: 0, errors: 0, samples: [], exited: null };
   const ports: Record<string, number> = {};
   let stopping = false;

@@ -48,3 +48,23 @@ export function rounded<T>(value: T, decimals = 3): T {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * f) / f : v)) as T;
 }
+
+/** The figures of one period of message traffic (a step, or a soak interval). */
+export interface TrafficRow {
+  sent: number;
+  /** The rate the client managed to send at. */
+  sentPerSecond: number;
+  received: number;
+  deliveredPerSecond: number;
+  lost: number;
+  duplicates: number;
+  /** Send to receipt, both timed in the load generator. */
+  latencyMs: Summary;
+  serverCpuMsPer1000: number | null;
+  /** CPU share of other processes on the machine (0..1), when known. */
+  otherLoad: number | null;
+  /** Sessions still open at the end of the period. */
+  alive: number;
+  /** The load generator's event-loop delay (p99, max) in ms: a pause there shows up as latency without being the server's. */
+  clientLoopDelayMs: { p99: number; max: number };
+}
