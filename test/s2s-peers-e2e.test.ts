@@ -51,12 +51,15 @@ interface World {
   scratch: string;
 }
 
-async function setUp(kind: Kind, mode: Mode, extraSets: string[] = []): Promise<World> {
+/** Starts everything a suite needs, recording each piece in `w` as it starts, so that
+ * tearDown stops what did start even when a later step fails. */
+async function setUp(w: Partial<World>, kind: Kind, mode: Mode, extraSets: string[] = []): Promise<World> {
   const scratch = mkdtempSync(join(tmpdir(), 'rohrpost-fed-'));
+  w.scratch = scratch;
   const domain = `${kind}.test`;
   const ourPort = await freePort();
   const ourDomains = [OURS, OUR_MUC];
-  const dns = await startDns(records(ourDomains, ourPort));
+  const dns = w.dns = await startDns(records(ourDomains, ourPort));
   const peerOpts: PeerOptions = { domain, dnsPort: dns.port };
   const sets = [
     'c2s.require_encryption=false', 'c2s.allow_unencrypted_plain=true',
@@ -77,27 +80,28 @@ async function setUp(kind: Kind, mode: Mode, extraSets: string[] = []): Promise<
     hosts = [`{domain: ${OURS}, certificate: "${ours.cert}", key: "${ours.key}"}`];
     sets.push('s2s.secure=true', `s2s.ca_file=${ca.caCert}`);
   }
-  const peer = kind === 'prosody' ? await startProsody(peerOpts) : await startEjabberd(peerOpts);
+  // Rohrpost first: its s2s port is only picked (not yet bound) and the peer picks free
+  // ports of its own, which could be the same one.
+  const rohrpost = w.rohrpost = await startServer({ hosts, sets: [...sets, ...extraSets] });
+  const peer = w.peer = kind === 'prosody' ? await startProsody(peerOpts) : await startEjabberd(peerOpts);
   await dns.update(merge(records(ourDomains, ourPort), records([domain, `conference.${domain}`], peer.s2sPort)));
-  const rohrpost = await startServer({ hosts, sets: [...sets, ...extraSets] });
   rohrpost.adduser(`alice@${OURS}`, PW);
   await peer.register('bob', PW);
-  const alice = Agent.start('alice');
-  const bob = Agent.start('bob');
+  const alice = w.alice = Agent.start('alice');
+  const bob = w.bob = Agent.start('bob');
   await alice.connect({ jid: `alice@${OURS}/home`, password: PW, port: rohrpost.starttlsPort });
   await bob.connect({ jid: `bob@${domain}/desk`, password: PW, port: peer.c2sPort });
-  return { dns, peer, rohrpost, alice, bob, scratch };
+  return w as World;
 }
 
-async function tearDown(w: World | undefined): Promise<void> {
-  if (!w) return;
-  await Promise.allSettled([w.alice.stop(), w.bob.stop()]);
-  await w.rohrpost.stop();
-  await w.peer.stop();
-  await w.dns.stop();
-  w.rohrpost.cleanup();
-  w.peer.cleanup();
-  rmSync(w.scratch, { recursive: true, force: true });
+async function tearDown(w: Partial<World>): Promise<void> {
+  await Promise.allSettled([w.alice?.stop(), w.bob?.stop()]);
+  await w.rohrpost?.stop();
+  await w.peer?.stop();
+  await w.dns?.stop();
+  w.rohrpost?.cleanup();
+  w.peer?.cleanup();
+  if (w.scratch) rmSync(w.scratch, { recursive: true, force: true });
 }
 
 /** What Rohrpost logged about its links, for assertions and failure messages. */
@@ -109,13 +113,14 @@ function federation(kind: Kind, mode: Mode): void {
   const skip = !available[kind] || !available.dnsmasq ? `${kind} or dnsmasq is not installed` : false;
   describe(`federation with ${kind}, ${MODE_TITLE[mode]}`, { skip }, () => {
     let w: World;
+    const started: Partial<World> = {};
     const peerDomain = `${kind}.test`;
     const bobJid = `bob@${peerDomain}`;
     const aliceJid = `alice@${OURS}`;
     const context = () => `\nRohrpost links: ${JSON.stringify(links(w))}\n${kind} log:\n${w.peer.log().slice(-3000)}`;
 
-    before(async () => { w = await setUp(kind, mode); });
-    after(async () => tearDown(w));
+    before(async () => { w = await setUp(started, kind, mode); });
+    after(async () => tearDown(started));
 
     it('a message from Rohrpost to the peer and the reply', async () => {
       // Available first: a server keeps a message for a bare JID offline until then.
@@ -215,8 +220,9 @@ for (const kind of ['prosody', 'ejabberd'] as const) {
 
   describe(`${kind} and a Rohrpost with s2s.enabled: false`, { skip: !available[kind] || !available.dnsmasq ? `${kind} or dnsmasq is not installed` : false }, () => {
     let w: World;
-    before(async () => { w = await setUp(kind, 'dialback', ['s2s.enabled=false']); });
-    after(async () => tearDown(w));
+    const started: Partial<World> = {};
+    before(async () => { w = await setUp(started, kind, 'dialback', ['s2s.enabled=false']); });
+    after(async () => tearDown(started));
 
     it('the remote user gets an error and nothing is delivered, and ours cannot reach out', async () => {
       await w.alice.presence();

@@ -80,7 +80,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr}`)), timeoutMs);
       waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
-      void exited.then((code) => { clearTimeout(t); reject(new Error(`server exited (${code}): ${stderr}`)); });
+      void exited.then((code) => {
+        clearTimeout(t);
+        const last = logs.slice(-3).map((l) => JSON.stringify(l)).join('\n');
+        reject(new Error(`server exited (${code}): ${stderr}${last}`));
+      });
     });
   };
 
