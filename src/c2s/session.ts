@@ -14,6 +14,7 @@ import type { Session, SessionInfo } from '../router/session.js';
 import { errorReply, iqPayload, iqResult } from '../router/stanza.js';
 import type { StreamContext } from '../router/client-extensions.js';
 import type { XmppStream } from '../stream/xmpp-stream.js';
+import { OrderedWork } from '../stream/ordered-work.js';
 import { NS_BIND, NS_CLIENT, NS_SASL, NS_SESSION, NS_TLS } from '../stream/namespaces.js';
 import { SaslExchange, failure, MAX_ATTEMPTS_PER_STREAM } from './sasl.js';
 import type { C2sContext } from './context.js';
@@ -41,8 +42,8 @@ export class C2sSession implements Session {
   private sasl: SaslExchange | null = null;
   private attempts = 0;
   private detached = false;
-  /** Stanzas are processed strictly in order; this is the tail of the work in flight. */
-  private pending: Promise<void> | null = null;
+  /** Stanzas are processed strictly in order. */
+  private readonly work = new OrderedWork((err) => this.internalError(err));
   readonly openedAt = Date.now();
   /** Set when an idle session has been pinged. */
   pingedAt = 0;
@@ -158,24 +159,7 @@ export class C2sSession implements Session {
   // ---- elements ----
 
   private enqueue(el: Element, ns: string | undefined): void {
-    const run = () => this.element(el, ns);
-    if (this.pending) {
-      this.pending = this.pending.then(run).catch((err) => this.internalError(err));
-      return;
-    }
-    let r: void | Promise<void>;
-    try {
-      r = run();
-    } catch (err) {
-      this.internalError(err);
-      return;
-    }
-    if (r instanceof Promise) {
-      const p: Promise<void> = r.catch((err) => this.internalError(err)).finally(() => {
-        if (this.pending === p) this.pending = null;
-      });
-      this.pending = p;
-    }
+    this.work.run(() => this.element(el, ns));
   }
 
   private internalError(err: unknown): void {
@@ -411,7 +395,8 @@ export class C2sSession implements Session {
     // for it are routed as for an offline user (stored, not lost in a dead socket).
     if (this.phase === 'bound') this.router.sessions.remove(this);
     // Stanzas still in its queue belong to the session: handle them before it ends.
-    const ended = this.pending ? this.pending.then(() => this.detach()) : this.detach();
+    const pending = this.work.pending;
+    const ended = pending ? pending.then(() => this.detach()) : this.detach();
     this.ctx.connectionClosed(this, ended ?? undefined);
   }
 

@@ -9,6 +9,7 @@ import { StreamError } from '../errors.js';
 import { tryParseJid } from '../jid/index.js';
 import { prepDomain } from '../jid/index.js';
 import type { XmppStream } from '../stream/xmpp-stream.js';
+import { OrderedWork } from '../stream/ordered-work.js';
 import { NS_SASL, NS_SERVER, NS_TLS } from '../stream/namespaces.js';
 import { NS_DIALBACK, dbAnswer, dialbackFeature, localName, type DialbackError } from './dialback.js';
 import { S2sTls, type CertificateStatus } from './tls.js';
@@ -25,7 +26,7 @@ export class InboundStream {
   private peer: string | null = null;
   auth: string | null = null;
   private since = '';
-  private pending: Promise<void> | null = null;
+  private readonly work = new OrderedWork((err) => this.internalError(err));
   private readonly log: Logger;
 
   constructor(readonly stream: XmppStream, private readonly ctx: S2sContext, private readonly ended: (s: InboundStream) => void) {
@@ -107,16 +108,13 @@ export class InboundStream {
   // ---- elements, in order ----
 
   private enqueue(el: Element, ns: string | undefined): void {
-    const run = () => this.element(el, ns);
-    const fail = (err: unknown) => {
-      if (err instanceof StreamError) return this.stream.fail(err.condition, err.text);
-      this.log.error({ err }, 'internal error in server stream');
-      this.stream.fail('internal-server-error');
-    };
-    const p: Promise<void> = (this.pending ?? Promise.resolve()).then(run).catch(fail).finally(() => {
-      if (this.pending === p) this.pending = null;
-    });
-    this.pending = p;
+    this.work.run(() => this.element(el, ns));
+  }
+
+  private internalError(err: unknown): void {
+    if (err instanceof StreamError) return this.stream.fail(err.condition, err.text);
+    this.log.error({ err }, 'internal error in server stream');
+    this.stream.fail('internal-server-error');
   }
 
   private async element(el: Element, ns: string | undefined): Promise<void> {
