@@ -5,7 +5,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { startServer, CLI, type TestServer } from './harness/server.js';
-import { rawLogin, streamErrorCondition, type RawSession } from './harness/raw.js';
+import { rawExchange, rawLogin, streamErrorCondition, type RawSession } from './harness/raw.js';
 import { dialbackIn, fakeAuthoritative, freePort, silentServer } from './harness/fake-s2s.js';
 import { dnsmasqAvailable, startDns } from './harness/dns.js';
 
@@ -244,6 +244,30 @@ describe('s2s failures bounce within a bounded time', () => {
     const timedOut = await erin.waitFor(/<iq[^>]*id=["']h1["'][^]*?<\/iq>/, 15000);
     assert.match(timedOut, /<remote-server-timeout /);
     erin.socket.destroy();
+  });
+});
+
+describe('hostile input on a server stream', () => {
+  let server: TestServer | undefined;
+  after(async () => stopAll(server));
+  const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='a.test' to='rohrpost.test' version='1.0'>`;
+
+  it('malformed XML, an oversized stanza, an unknown host and stanzas before authentication each end the stream with the right error', async () => {
+    server = await startServer({ hosts: ['rohrpost.test'], sets: ['s2s.require_encryption=false', 'limits.max_stanza_size=10000'] });
+    const cases: Array<[string[], string]> = [
+      [[header, '<message to=\'x@rohrpost.test\'><body>unclosed</message>'], 'not-well-formed'],
+      [[header, `<message from='x@a.test' to='y@rohrpost.test'><body>${'x'.repeat(20000)}</body></message>`], 'policy-violation'],
+      [[header.replace("to='rohrpost.test'", "to='elsewhere.test'")], 'host-unknown'],
+      [[header, `<message from='x@a.test' to='y@rohrpost.test'><body>hi</body></message>`], 'not-authorized'],
+      [[header, `<db:result from='a.test'>no-to</db:result>`], 'improper-addressing'],
+    ];
+    for (const [chunks, condition] of cases) {
+      const r = await rawExchange(server.s2sPort, chunks);
+      assert.equal(streamErrorCondition(r.data), condition, r.data);
+      assert.ok(r.closed);
+    }
+    // The server is still there for the next peer.
+    assert.equal(server.proc.exitCode, null);
   });
 });
 
